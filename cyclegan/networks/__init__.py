@@ -1,0 +1,7 @@
+"""Generators and discriminators: plain ``nn.Module``s, no Lightning or Hydra."""
+
+from cyclegan.networks.patchgan import PatchGANDiscriminator
+from cyclegan.networks.resnet import ResnetGenerator
+from cyclegan.networks.unet import UNetGenerator
+
+__all__ = ["PatchGANDiscriminator", "ResnetGenerator", "UNetGenerator"]

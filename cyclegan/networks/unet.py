@@ -1,0 +1,96 @@
+"""U-Net generator of the Kaggle CycleGAN tutorial (pix2pix U-Net-256)."""
+
+import torch
+from torch import nn
+
+from cyclegan.networks.init import init_weights
+
+
+def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)]
+    if norm:
+        layers.append(nn.InstanceNorm2d(out_ch, affine=True))
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _up(in_ch: int, out_ch: int, dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+        nn.InstanceNorm2d(out_ch, affine=True),
+    ]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class UNetGenerator(nn.Module):
+    """U-Net: ``num_downs`` stride-2 4×4 conv downsamples, mirrored transposed-conv upsamples.
+
+    With the defaults (``ngf=64, num_downs=8``) the widths are 64, 128, 256, 512, 512, 512, 512,
+    512 down and 512, 512, 512, 512, 256, 128, 64 up, as in the Kaggle tutorial. The first
+    downsample has no normalisation, nor has the 1×1 bottleneck (a constant map there, and
+    PyTorch's instance norm rejects it). Downsamples use LeakyReLU(0.2), upsamples ReLU with
+    dropout on the first ``num_dropout`` of them, each followed by a skip concatenation; a final
+    transposed conv maps to ``out_channels`` with tanh.
+
+    Input constraint: height and width must be multiples of ``2**num_downs`` (256 by default),
+    so that every skip connection lines up; other sizes raise ``ValueError``.
+
+    Example:
+        >>> g = UNetGenerator(ngf=8, num_downs=5)
+        >>> g(torch.zeros(2, 3, 32, 32)).shape
+        torch.Size([2, 3, 32, 32])
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        ngf: int = 64,
+        num_downs: int = 8,
+        dropout: float = 0.5,
+        num_dropout: int = 3,
+    ) -> None:
+        super().__init__()
+        if num_downs < 2:
+            raise ValueError(f"UNetGenerator needs num_downs >= 2, got {num_downs}")
+        widths = [ngf * min(2**i, 8) for i in range(num_downs)]
+        self.num_downs = num_downs
+        self.downs = nn.ModuleList()
+        prev = in_channels
+        for i, w in enumerate(widths):
+            # No norm on the first layer (tutorial) nor on the 1x1 bottleneck (pix2pix).
+            self.downs.append(_down(prev, w, norm=0 < i < num_downs - 1))
+            prev = w
+        self.ups = nn.ModuleList()
+        skips = widths[:-1][::-1]
+        for i, w in enumerate(skips):
+            self.ups.append(_up(prev, w, dropout if i < num_dropout else 0.0))
+            prev = 2 * w  # after concatenation with the skip
+        self.head = nn.Sequential(
+            nn.ConvTranspose2d(prev, out_channels, 4, stride=2, padding=1), nn.Tanh()
+        )
+        init_weights(self)
+
+    @property
+    def size_multiple(self) -> int:
+        """Height and width must be multiples of this."""
+        return 2**self.num_downs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = self.size_multiple
+        if h % m or w % m:
+            raise ValueError(
+                f"UNetGenerator with num_downs={self.num_downs} needs height and width that are "
+                f"multiples of {m}; got {h}x{w}. Resize, pad or crop the input first."
+            )
+        skips = []
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        for up, skip in zip(self.ups, skips[-2::-1], strict=True):
+            x = torch.cat([up(x), skip], dim=1)
+        return self.head(x)
