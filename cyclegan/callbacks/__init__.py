@@ -1,0 +1,5 @@
+"""Lightning callbacks."""
+
+from cyclegan.callbacks.images import ImageGridLogger
+
+__all__ = ["ImageGridLogger"]

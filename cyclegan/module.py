@@ -1,0 +1,252 @@
+"""The CycleGAN LightningModule: two generators, two discriminators, manual optimization.
+
+Paper mapping (Zhu et al., 2017), written once:
+    G   = ``gen_photo2monet``  photo (X) -> Monet (Y)
+    F   = ``gen_monet2photo``  Monet (Y) -> photo (X)
+    D_Y = ``disc_monet``       judges Monet paintings
+    D_X = ``disc_photo``       judges photos
+"""
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+import lightning as L
+import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from torch import nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from cyclegan.image_pool import ImagePool
+from cyclegan.losses import GANLoss, cycle_loss, identity_loss
+
+Batch = Mapping[str, torch.Tensor]
+
+
+def partial_config(factory: Callable[..., nn.Module]) -> dict[str, Any]:
+    """The Hydra config that rebuilds ``factory`` (a ``functools.partial`` of a class), as plain
+    data for the checkpoint: ``instantiate(cfg)()`` builds the network again."""
+    if not isinstance(factory, functools.partial) or not isinstance(factory.func, type):
+        raise TypeError(
+            f"expected a functools.partial of a network class (a Hydra `_partial_: true` "
+            f"config), got {factory!r}"
+        )
+    kwargs = {
+        k: OmegaConf.to_container(v) if isinstance(v, DictConfig | ListConfig) else v
+        for k, v in factory.keywords.items()
+    }
+    target = f"{factory.func.__module__}.{factory.func.__qualname__}"
+    return {"_target_": target, "_partial_": True, **kwargs}
+
+
+class CycleGAN(L.LightningModule):
+    """Unpaired photo <-> Monet translation.
+
+    Each training step runs a generator step (both generators, discriminators frozen) and then a
+    discriminator step on detached fakes drawn through an image pool. Losses:
+    adversarial (BCE or LSGAN), cycle L1 weighted ``lambda_cycle`` and identity L1 weighted
+    ``lambda_identity · lambda_cycle`` (0.5 · 10 = 5 by default, as in the paper).
+
+    Args:
+        generator: factory of a generator (called twice: G and F).
+        discriminator: factory of a discriminator (called twice: D_Y and D_X).
+        gan_loss: adversarial loss on discriminator logits.
+        optimizer: factory taking parameters, e.g. ``partial(Adam, lr=2e-4, betas=(0.5, 0.999))``.
+        scheduler: optional factory taking an optimizer; stepped once per epoch.
+        lambda_cycle: weight of each cycle-consistency L1 term.
+        lambda_identity: identity weight relative to ``lambda_cycle``; 0 disables it.
+        pool_size: image-pool capacity per domain; 0 disables the pool.
+        seed: seed of the image pools' random generators.
+        channels_last: keep activations in channels-last memory format (faster convs on CPU/GPU).
+
+    Example:
+        >>> from functools import partial
+        >>> from cyclegan.networks import UNetGenerator, PatchGANDiscriminator
+        >>> from cyclegan.losses import LSGANLoss
+        >>> model = CycleGAN(partial(UNetGenerator, ngf=8, num_downs=5),
+        ...                  partial(PatchGANDiscriminator, ndf=8), LSGANLoss(),
+        ...                  partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999)))
+        >>> model.gen_photo2monet(torch.zeros(1, 3, 32, 32)).shape
+        torch.Size([1, 3, 32, 32])
+    """
+
+    def __init__(
+        self,
+        generator: Callable[[], nn.Module],
+        discriminator: Callable[[], nn.Module],
+        gan_loss: GANLoss,
+        optimizer: Callable[..., Optimizer],
+        scheduler: Callable[[Optimizer], LRScheduler] | None = None,
+        lambda_cycle: float = 10.0,
+        lambda_identity: float = 0.5,
+        pool_size: int = 50,
+        seed: int = 0,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.save_hyperparameters(
+            ignore=["generator", "discriminator", "gan_loss", "optimizer", "scheduler"]
+        )
+        # Plain data, so checkpoints load with torch.load(weights_only=True) and predict.py can
+        # rebuild the generator without the training config.
+        self.hparams["generator"] = partial_config(generator)
+        self.hparams["discriminator"] = partial_config(discriminator)
+        self.hparams["gan_loss"] = type(gan_loss).__name__
+
+        self.gen_photo2monet = generator()
+        self.gen_monet2photo = generator()
+        self.disc_monet = discriminator()
+        self.disc_photo = discriminator()
+        self.gan_loss = gan_loss
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.lambda_cycle = lambda_cycle
+        self.lambda_identity = lambda_identity
+        self.pool_monet = ImagePool(pool_size, seed=seed)
+        self.pool_photo = ImagePool(pool_size, seed=seed + 1)
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    # ----------------------------------------------------------------- forward passes
+    def translate(self, real_photo: torch.Tensor, real_monet: torch.Tensor) -> dict[str, Any]:
+        """All generator outputs of one step.
+
+        Runs G on [photo, Monet], F on [Monet, photo, G(photo)] and G on F(Monet): three
+        batched calls instead of six (instance norm is per image, so batching changes nothing).
+
+        Returns:
+            ``fake_monet`` = G(photo), ``cycled_photo`` = F(G(photo)), ``fake_photo`` = F(Monet),
+            ``cycled_monet`` = G(F(Monet)), and when identity is on ``same_monet`` = G(Monet),
+            ``same_photo`` = F(photo).
+        """
+        n = real_photo.shape[0]
+        use_identity = self.lambda_identity > 0
+        g_in = torch.cat([real_photo, real_monet]) if use_identity else real_photo
+        g_out = self.gen_photo2monet(g_in)
+        fake_monet = g_out[:n]
+        f_parts = [real_monet, real_photo, fake_monet] if use_identity else [real_monet, fake_monet]
+        f_out = self.gen_monet2photo(torch.cat(f_parts))
+        fake_photo, cycled_photo = f_out[:n], f_out[-n:]
+        out = {
+            "fake_monet": fake_monet,
+            "cycled_photo": cycled_photo,
+            "fake_photo": fake_photo,
+            "cycled_monet": self.gen_photo2monet(fake_photo),
+        }
+        if use_identity:
+            out["same_monet"] = g_out[n:]
+            out["same_photo"] = f_out[n : 2 * n]
+        return out
+
+    def generator_losses(
+        self, real_photo: torch.Tensor, real_monet: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Generator losses (``total`` is what is minimised) and the generated images."""
+        fakes = self.translate(real_photo, real_monet)
+        lam = self.lambda_cycle
+        losses = {
+            "g_adv_monet": self.gan_loss.generator_loss(self.disc_monet(fakes["fake_monet"])),
+            "g_adv_photo": self.gan_loss.generator_loss(self.disc_photo(fakes["fake_photo"])),
+            "cycle_photo": cycle_loss(real_photo, fakes["cycled_photo"], lam),
+            "cycle_monet": cycle_loss(real_monet, fakes["cycled_monet"], lam),
+        }
+        if self.lambda_identity > 0:
+            weight = self.lambda_identity * lam
+            losses["identity_monet"] = identity_loss(real_monet, fakes["same_monet"], weight)
+            losses["identity_photo"] = identity_loss(real_photo, fakes["same_photo"], weight)
+        losses["g_total"] = torch.stack(list(losses.values())).sum()
+        return losses, fakes
+
+    def discriminator_losses(
+        self,
+        real_photo: torch.Tensor,
+        real_monet: torch.Tensor,
+        fake_photo: torch.Tensor,
+        fake_monet: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Discriminator losses on real images and (detached, pooled) fakes; real and fake go
+        through each discriminator in one batch."""
+        n = real_photo.shape[0]
+        monet_logits = self.disc_monet(torch.cat([real_monet, fake_monet]))
+        photo_logits = self.disc_photo(torch.cat([real_photo, fake_photo]))
+        losses = {
+            "d_monet": self.gan_loss.discriminator_loss(monet_logits[:n], monet_logits[n:]),
+            "d_photo": self.gan_loss.discriminator_loss(photo_logits[:n], photo_logits[n:]),
+        }
+        losses["d_total"] = losses["d_monet"] + losses["d_photo"]
+        return losses
+
+    def forward(self, photo: torch.Tensor) -> torch.Tensor:
+        """Photo -> Monet."""
+        return self.gen_photo2monet(photo)
+
+    # ----------------------------------------------------------------- training
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def training_step(self, batch: Batch, batch_idx: int) -> None:
+        real_photo, real_monet = self._prepare(batch["photo"]), self._prepare(batch["monet"])
+        opt_g, opt_d = cast(list[LightningOptimizer], self.optimizers())
+
+        self.toggle_optimizer(opt_g)  # discriminators frozen
+        g_losses, fakes = self.generator_losses(real_photo, real_monet)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(g_losses["g_total"])
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+
+        self.toggle_optimizer(opt_d)  # generators frozen
+        fake_monet = self.pool_monet.query(fakes["fake_monet"].detach())
+        fake_photo = self.pool_photo.query(fakes["fake_photo"].detach())
+        d_losses = self.discriminator_losses(real_photo, real_monet, fake_photo, fake_monet)
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(d_losses["d_total"])
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+
+        logs = {f"train/{k}": v.detach() for k, v in {**g_losses, **d_losses}.items()}
+        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=real_photo.shape[0])
+        self.log("train/lr", float(opt_g.param_groups[0]["lr"]), on_step=True, on_epoch=False)
+
+    def on_train_epoch_end(self) -> None:
+        # Manual optimization: Lightning does not step schedulers for us.
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            scheduler.step()  # type: ignore[call-arg]
+
+    def configure_optimizers(self) -> Any:
+        generators = [*self.gen_photo2monet.parameters(), *self.gen_monet2photo.parameters()]
+        discriminators = [*self.disc_monet.parameters(), *self.disc_photo.parameters()]
+        opt_g = self.optimizer_factory(generators)
+        opt_d = self.optimizer_factory(discriminators)
+        if self.scheduler_factory is None:
+            return [opt_g, opt_d]
+        return [opt_g, opt_d], [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]
+
+    # ----------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["image_pools"] = {
+            "monet": self.pool_monet.state_dict(),
+            "photo": self.pool_photo.state_dict(),
+        }
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["rng_states"] = rng
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        pools = checkpoint.get("image_pools")
+        if pools is not None:
+            self.pool_monet.load_state_dict(pools["monet"])
+            self.pool_photo.load_state_dict(pools["photo"])
+        rng = checkpoint.get("rng_states", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])

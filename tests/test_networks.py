@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from cyclegan.networks import PatchGANDiscriminator, ResnetGenerator, UNetGenerator
+
+
+def n_params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_unet_256_matches_tutorial_architecture():
+    g = UNetGenerator()
+    x = torch.randn(1, 3, 256, 256)
+    y = g.eval()(x)
+    assert y.shape == x.shape
+    assert y.abs().max() <= 1.0  # tanh
+    # Same size as the official pix2pix unet_256 with instance norm (affine): 54.4 M.
+    assert n_params(g) == 54_414_531
+    assert [d[0].out_channels for d in g.downs] == [64, 128, 256, 512, 512, 512, 512, 512]
+    assert [u[0].out_channels for u in g.ups] == [512, 512, 512, 512, 256, 128, 64]
+    dropouts = [any(isinstance(m, torch.nn.Dropout) for m in u) for u in g.ups]
+    assert dropouts == [True, True, True, False, False, False, False]
+    # No norm on the first layer nor on the 1x1 bottleneck.
+    has_norm = [any(isinstance(m, torch.nn.InstanceNorm2d) for m in d) for d in g.downs]
+    assert has_norm == [False, True, True, True, True, True, True, False]
+
+
+@pytest.mark.parametrize(("ngf", "num_downs", "size"), [(8, 5, 32), (4, 6, 64), (8, 5, 64)])
+def test_unet_tiny_shapes(ngf, num_downs, size):
+    g = UNetGenerator(ngf=ngf, num_downs=num_downs)
+    assert g(torch.randn(2, 3, size, size)).shape == (2, 3, size, size)
+
+
+def test_unet_rejects_sizes_that_break_skips():
+    g = UNetGenerator(ngf=4, num_downs=5)
+    with pytest.raises(ValueError, match="multiples of 32; got 48x32"):
+        g(torch.randn(1, 3, 48, 32))
+
+
+def test_resnet_generator_shapes_and_size():
+    g = ResnetGenerator()
+    assert n_params(g) == 11_378_179  # official resnet_9blocks
+    tiny = ResnetGenerator(ngf=8, n_blocks=2)
+    assert tiny(torch.randn(2, 3, 36, 44)).shape == (2, 3, 36, 44)
+    with pytest.raises(ValueError, match="multiples of 4"):
+        tiny(torch.randn(1, 3, 34, 32))
+
+
+def test_patchgan_30x30_logits_for_256():
+    d = PatchGANDiscriminator()
+    assert d(torch.randn(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+    assert n_params(d) == 2_765_633  # official basic 70x70 PatchGAN (its affine batch norm has as many parameters)
+
+
+@pytest.mark.parametrize(("n_layers", "size", "out"), [(3, 64, 6), (2, 32, 6), (4, 256, 14)])
+def test_patchgan_depth_and_sizes(n_layers, size, out):
+    d = PatchGANDiscriminator(ndf=8, n_layers=n_layers)
+    assert d(torch.randn(2, 3, size, size)).shape == (2, 1, out, out)
+
+
+def test_patchgan_rejects_too_small_input():
+    d = PatchGANDiscriminator(ndf=8, n_layers=3)
+    with pytest.raises(ValueError, match="at least 24x24; got 16x16"):
+        d(torch.randn(1, 3, 16, 16))
+
+
+def test_init_is_normal_002():
+    g = UNetGenerator(ngf=8, num_downs=5)
+    w = g.downs[2][0].weight
+    assert abs(w.std().item() - 0.02) < 0.003
+    assert abs(w.mean().item()) < 0.003

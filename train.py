@@ -1,0 +1,28 @@
+"""Train a CycleGAN: ``python train.py [accelerator=cpu|gpu|tpu] [loss=bce|lsgan] ...``.
+
+See ``conf/train.yaml`` for every option and ``conf/experiment/`` for whole recipes.
+"""
+
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+import cyclegan.config  # noqa: F401  (registers the config resolvers)
+from cyclegan.training import train
+
+log = logging.getLogger(__name__)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    try:
+        train(cfg)
+    except FileNotFoundError as err:  # missing data or checkpoint: say what and where
+        log.error("%s", err)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
