@@ -21,8 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv and install the package with its dev tools
 
-demo: install ## Build demo data, train a small CycleGAN on the CPU, stylize demo photos
-	$(BIN)/python -m cyclegan.data demo data/demo
+demo: install ## Train a small CycleGAN on built-in demo data (CPU), stylize demo photos
 	$(BIN)/python train.py experiment=demo hydra.run.dir=demo_out/train
 	$(BIN)/python predict.py ckpt=demo_out/train/checkpoints/last.ckpt \
 		input_dir=data/demo/photo_tfrec output_dir=demo_out/monet preview=8 overwrite=true

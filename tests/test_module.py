@@ -90,7 +90,8 @@ def test_generator_losses_hand_computed():
 
 def test_identity_off_drops_its_terms():
     losses, fakes = stub_model(lambda_identity=0.0).generator_losses(const(0.1), const(-0.2))
-    assert "identity_monet" not in losses and "same_monet" not in fakes
+    assert "identity_monet" not in losses
+    assert "same_monet" not in fakes
     assert losses["g_total"].item() == pytest.approx(8.0 + 0.64 + 0.81, abs=1e-5)
 
 
@@ -105,8 +106,10 @@ def test_discriminator_losses_real_vs_fake():
 def batches(n: int, size: int = 32) -> DataLoader:
     g = torch.Generator().manual_seed(0)
     data = [
-        {"photo": torch.rand(2, 3, size, size, generator=g) * 2 - 1,
-         "monet": torch.rand(2, 3, size, size, generator=g) * 2 - 1}
+        {
+            "photo": torch.rand(2, 3, size, size, generator=g) * 2 - 1,
+            "monet": torch.rand(2, 3, size, size, generator=g) * 2 - 1,
+        }
         for _ in range(n)
     ]
     return DataLoader(data, batch_size=None)
@@ -124,8 +127,12 @@ def tiny_model(**kwargs) -> CycleGAN:
 
 def trainer(**kwargs) -> L.Trainer:
     return L.Trainer(
-        accelerator="cpu", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, **kwargs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
     )
 
 
@@ -133,20 +140,27 @@ class Spy(CycleGAN):
     """Records what the discriminator step receives."""
 
     def discriminator_losses(self, real_photo, real_monet, fake_photo, fake_monet):
-        self.seen.append({
-            "fake_requires_grad": fake_photo.requires_grad or fake_monet.requires_grad,
-            "disc_grads_from_g_step": [
-                p.grad for p in self.disc_monet.parameters() if p.grad is not None
-            ],
-            "gen_requires_grad": any(p.requires_grad for p in self.gen_photo2monet.parameters()),
-        })
+        self.seen.append(
+            {
+                "fake_requires_grad": fake_photo.requires_grad or fake_monet.requires_grad,
+                "disc_grads_from_g_step": [
+                    p.grad for p in self.disc_monet.parameters() if p.grad is not None
+                ],
+                "gen_requires_grad": any(
+                    p.requires_grad for p in self.gen_photo2monet.parameters()
+                ),
+            }
+        )
         return super().discriminator_losses(real_photo, real_monet, fake_photo, fake_monet)
 
 
 def test_training_step_detaches_fakes_and_freezes_the_other_networks():
     model = Spy(
-        partial(UNetGenerator, ngf=4, num_downs=5), partial(PatchGANDiscriminator, ndf=4),
-        LSGANLoss(), partial(torch.optim.Adam, lr=1e-3), pool_size=4,
+        partial(UNetGenerator, ngf=4, num_downs=5),
+        partial(PatchGANDiscriminator, ndf=4),
+        LSGANLoss(),
+        partial(torch.optim.Adam, lr=1e-3),
+        pool_size=4,
     )
     model.seen = []
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -158,7 +172,9 @@ def test_training_step_detaches_fakes_and_freezes_the_other_networks():
     assert len(model.seen) == 3
     after = model.state_dict()
     for prefix in ("gen_photo2monet", "gen_monet2photo", "disc_monet", "disc_photo"):
-        changed = [k for k in before if k.startswith(prefix) and not torch.equal(before[k], after[k])]
+        changed = [
+            k for k in before if k.startswith(prefix) and not torch.equal(before[k], after[k])
+        ]
         assert changed, f"{prefix} did not train"
     # Requires-grad restored after untoggling.
     assert all(p.requires_grad for p in model.parameters())
@@ -186,8 +202,10 @@ def test_hparams_hold_a_plain_generator_config():
     model = tiny_model()
     cfg = model.hparams["generator"]
     assert cfg == {
-        "_target_": "cyclegan.networks.unet.UNetGenerator", "_partial_": True,
-        "ngf": 4, "num_downs": 5,
+        "_target_": "cyclegan.networks.unet.UNetGenerator",
+        "_partial_": True,
+        "ngf": 4,
+        "num_downs": 5,
     }
     with pytest.raises(TypeError, match="functools.partial"):
         partial_config(lambda: nn.Identity())

@@ -49,7 +49,8 @@ def test_resnet_generator_shapes_and_size():
 def test_patchgan_30x30_logits_for_256():
     d = PatchGANDiscriminator()
     assert d(torch.randn(1, 3, 256, 256)).shape == (1, 1, 30, 30)
-    assert n_params(d) == 2_765_633  # official basic 70x70 PatchGAN (its affine batch norm has as many parameters)
+    # As the official basic 70x70 PatchGAN, whose affine batch norm has as many parameters.
+    assert n_params(d) == 2_765_633
 
 
 @pytest.mark.parametrize(("n_layers", "size", "out"), [(3, 64, 6), (2, 32, 6), (4, 256, 14)])

@@ -1,0 +1,110 @@
+"""Every config group composes and instantiates; wrong choices fail with the valid ones."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+from conftest import CONF_DIR, REPO, TINY, compose_train
+from hydra.utils import instantiate
+
+from cyclegan.losses import BCEGANLoss, LSGANLoss
+from cyclegan.module import CycleGAN
+from cyclegan.networks import ResnetGenerator, UNetGenerator
+from cyclegan.training import build
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def test_groups_have_the_promised_options():
+    assert group_options("model") == ["resnet", "unet"]
+    assert group_options("loss") == ["bce", "lsgan"]
+    assert group_options("accelerator") == ["auto", "cpu", "gpu", "tpu"]
+    assert {"kaggle", "demo", "folder"} <= set(group_options("data"))
+    assert {"kaggle_tutorial", "paper", "demo"} <= set(group_options("experiment"))
+
+
+@pytest.mark.parametrize("model", ["unet", "resnet"])
+@pytest.mark.parametrize("loss", ["bce", "lsgan"])
+def test_model_and_loss_instantiate(model, loss, tiny_data, tmp_path):
+    overrides = [*TINY, f"model={model}", f"loss={loss}", f"data.root={tiny_data}"]
+    if model == "resnet":
+        overrides = [o for o in overrides if "num_downs" not in o] + ["model.generator.n_blocks=2"]
+    cfg = compose_train(overrides, tmp_path)
+    module, datamodule, trainer = build(cfg)
+    assert isinstance(module, CycleGAN)
+    expected_gen = UNetGenerator if model == "unet" else ResnetGenerator
+    assert isinstance(module.gen_photo2monet, expected_gen)
+    assert module.gen_photo2monet is not module.gen_monet2photo
+    assert isinstance(module.gan_loss, BCEGANLoss if loss == "bce" else LSGANLoss)
+    assert isinstance(trainer, L.Trainer)
+    assert datamodule.batch_size == 2
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "precision"),
+    [("cpu", "bf16-mixed"), ("tpu", "bf16-true"), ("gpu", "bf16-mixed"), ("auto", "bf16-mixed")],
+)
+def test_accelerator_configs_compose(accelerator, precision, tmp_path):
+    cfg = compose_train([f"accelerator={accelerator}"], tmp_path)
+    assert cfg.trainer.precision == precision
+    expected = {"cpu": "cpu", "tpu": "tpu", "gpu": "gpu", "auto": "auto"}[accelerator]
+    assert cfg.trainer.accelerator == expected
+
+
+def test_experiments_compose_to_their_recipes(tmp_path):
+    tutorial = compose_train(["experiment=kaggle_tutorial"], tmp_path)
+    assert tutorial.model.generator._target_.endswith("UNetGenerator")
+    assert tutorial.loss._target_.endswith("BCEGANLoss")
+    assert tutorial.module.lambda_cycle == 10.0
+    assert tutorial.trainer.max_epochs == 25
+    assert tutorial.data.batch_size == 1
+    paper = compose_train(["experiment=paper"], tmp_path)
+    assert paper.model.generator._target_.endswith("ResnetGenerator")
+    assert paper.model.generator.n_blocks == 9
+    assert paper.loss._target_.endswith("LSGANLoss")
+    assert paper.module.pool_size == 50
+    assert paper.data.augment is True
+    assert paper.module.scheduler.lr_lambda.epochs_constant == 100
+    assert paper.module.scheduler.lr_lambda.epochs_decay == 100
+    assert paper.trainer.max_epochs == 200
+    demo = compose_train(["experiment=demo"], tmp_path)
+    assert demo.data.root == "data/demo"
+    assert instantiate(demo.module.scheduler.lr_lambda)(29) > 0
+
+
+def run_train(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "train.py", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_wrong_choice_lists_the_valid_ones():
+    result = run_train("loss=foo")
+    assert result.returncode != 0
+    assert "Could not find 'loss/foo'" in result.stderr
+    assert "bce" in result.stderr
+    assert "lsgan" in result.stderr
+
+
+def test_missing_data_says_where_and_how(tmp_path):
+    result = run_train(f"data.root={tmp_path / 'nowhere'}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    log = result.stdout + result.stderr
+    assert str(tmp_path / "nowhere") in log
+    assert "kaggle competitions download -c gan-getting-started" in log
+    assert "make demo" in log
+    assert "Traceback" not in log
+
+
+def test_resuming_runs_in_the_checkpoints_run_folder():
+    from cyclegan.config import run_dir
+
+    assert run_dir("outputs/2026-01-01/10-00-00/checkpoints/last.ckpt") == (
+        "outputs/2026-01-01/10-00-00"
+    )
+    assert run_dir(None).startswith("outputs/")
+    assert run_dir("elsewhere/model.ckpt").startswith("outputs/")
