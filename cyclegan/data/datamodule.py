@@ -317,7 +317,7 @@ class CycleGANDataModule(LightningDataModule):
         if not bad:
             return
         if self.on_bad_record == "error":
-            more = f" ({len(bad)} bad records in the {index.name} domain in all)"
+            more = f" ({len(bad)} bad record{'s' if len(bad) > 1 else ''} in {index.name} in all)"
             raise BadRecordError(
                 bad[0].path,
                 bad[0].record,

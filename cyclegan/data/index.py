@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -133,7 +134,7 @@ class IndexCache:
 
     def location(self, data_path: Path, name: str) -> Path:
         """The index file for ``data_path`` called ``name`` next to the data."""
-        if self.index_dir is None and os.access(data_path.parent, os.W_OK):
+        if self.index_dir is None and _writable(data_path.parent):
             return data_path.parent / name
         folder = self.index_dir if self.index_dir is not None else default_cache_dir() / "index"
         digest = hashlib.sha1(str(data_path.resolve()).encode()).hexdigest()[:12]
@@ -165,6 +166,16 @@ class IndexCache:
             log.warning(
                 "could not cache the index at %s (%s); it will be rebuilt next run", path, error
             )
+
+
+def _writable(folder: Path) -> bool:
+    """Whether to write into ``folder``: allowed, and not marked read-only by its permission bits
+    (which the superuser's ``os.access`` would ignore)."""
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
 def index_domain(name: str, folder: Path, cache: IndexCache) -> DomainIndex:
@@ -235,7 +246,8 @@ def _validate_tfrecord(path: Path) -> tuple[list[list[int]], list[BadRecord]]:
         return records, [BadRecord(str(path), 0, 0, "empty file (0 bytes, no records)")]
     for record, (offset, payload, error) in enumerate(scan_tfrecord_tolerant(path)):
         if error is not None:
-            bad.append(BadRecord(str(path), record, offset, error.reason))
+            name = _unverified_name(payload)
+            bad.append(BadRecord(str(path), record, offset, error.reason, name))
             continue
         problem, name, size = _check_example(payload, path, record)
         if problem is not None:
@@ -243,6 +255,15 @@ def _validate_tfrecord(path: Path) -> tuple[list[list[int]], list[BadRecord]]:
             continue
         records.append([offset, len(payload) + 16, record, *size])
     return records, bad
+
+
+def _unverified_name(payload: bytearray) -> str | None:
+    """The ``image_name`` of a corrupt payload if it still parses (best effort, for messages)."""
+    try:
+        name = parse_example(payload).get("image_name") if payload else None
+    except ValueError:
+        return None
+    return f"{name.decode('utf-8', 'replace')} (unverified)" if name else None
 
 
 def _check_example(

@@ -106,7 +106,8 @@ def scan_tfrecord_tolerant(
     """Like :func:`scan_tfrecord`, but reports bad records instead of raising.
 
     Yields:
-        ``(offset, payload, None)`` for a good record, ``(offset, b"", error)`` for a bad one.
+        ``(offset, payload, None)`` for a good record, ``(offset, payload, error)`` for a bad one
+        (the payload is empty unless it was read in full but failed its CRC).
         After a corrupt length or a truncation nothing more of the file can be located, so the
         scan stops there; after a payload CRC mismatch it goes on with the next record.
     """
@@ -181,7 +182,10 @@ def _read_at(
     file.readinto(payload)
     (payload_crc,) = struct.unpack("<I", file.read(FOOTER_BYTES))
     if masked_crc32c(payload) != payload_crc:
-        return bad(f"payload CRC mismatch ({length}-byte payload is corrupt)", record_bytes)
+        error = BadRecordError(
+            path, record, offset, f"payload CRC mismatch ({length}-byte payload)"
+        )
+        return payload, error, record_bytes  # the corrupt payload, for naming the record
     return payload, None, record_bytes
 
 
