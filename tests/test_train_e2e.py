@@ -68,6 +68,9 @@ def test_train_logs_scalars_and_grids_and_checkpoints(tiny_cfg, tmp_path):
         assert f"train/{name}" in scalars
         assert len(events.Scalars(f"train/{name}")) == 4  # every iteration
     assert {"images/photo2monet", "images/monet2photo"} <= set(events.Tags()["images"])
+    # Grids at iterations 0, 2 (every_n_steps=2), on the scalars' step axis.
+    assert [e.step for e in events.Images("images/photo2monet")] == [0, 2]
+    assert [e.step for e in events.Scalars("train/g_total")] == [0, 1, 2, 3]
     grid = events.Images("images/photo2monet")[0]
     # 2 images x 3 columns (photo | Monet | reconstruction) of 32 px, make_grid padding 2.
     assert (grid.width, grid.height) == (3 * 34 + 2, 2 * 34 + 2)

@@ -45,14 +45,15 @@ class ImageGridLogger(L.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        if trainer.fit_loop.total_batch_idx % self.every_n_steps != 0:
+        iteration = trainer.fit_loop.total_batch_idx  # the step Lightning logs scalars at
+        if iteration % self.every_n_steps != 0:
             return
         if self._batch is None or not trainer.is_global_zero:
             return
         for name, grid in self.grids(pl_module).items():
             for logger in trainer.loggers:
                 if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_image(name, grid, global_step=trainer.global_step)
+                    logger.experiment.add_image(name, grid, global_step=iteration)
 
     @torch.no_grad()
     def grids(self, pl_module: L.LightningModule) -> dict[str, torch.Tensor]:
