@@ -25,7 +25,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
-from cyclegan.data.dataset import DomainImages, UnpairedImages
+from cyclegan.data.dataset import DomainImages, UnpairedImages, collate_pairs
 from cyclegan.data.index import BadRecord, DomainIndex, IndexCache, index_domain
 from cyclegan.data.records import BadRecordError
 from cyclegan.data.sampling import DOMAINS, EpochSampler
@@ -192,6 +192,7 @@ class CycleGANDataModule(LightningDataModule):
             batch_size=self.batch_size,
             sampler=sampler,
             drop_last=True,
+            collate_fn=collate_pairs,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self._pin_memory(),
