@@ -129,3 +129,75 @@ def test_lightning_ddp_keeps_the_sampler_and_shards_exactly_once(
         ]
         assert len(ranks[0]) == len(ranks[1]) == N_PHOTO // 2
         assert sorted(ranks[0] + ranks[1]) == list(range(N_PHOTO))
+
+
+def photo_ids(batches: list[dict[str, torch.Tensor]]) -> list[int]:
+    return [image_id(image) for batch in batches for image in batch["photo"]]
+
+
+def test_loader_state_resumes_the_epoch_where_it_stopped(root: Path) -> None:
+    def loader_of() -> tuple[CycleGANDataModule, torch.utils.data.DataLoader]:
+        dm = CycleGANDataModule(str(root), batch_size=BATCH, num_workers=0, image_size=16)
+        return dm, dm.train_dataloader_for(0, 1)
+
+    dm, loader = loader_of()
+    loader.sampler.set_epoch(3)  # type: ignore[attr-defined]
+    full = list(loader)
+    iterator = iter(loader)
+    for _ in range(2):
+        dm.on_after_batch_transfer(next(iterator), 0)  # two steps trained
+    state = loader.state_dict()  # type: ignore[attr-defined]
+    assert state == {"epoch": 3, "batches": 2}
+
+    _, resumed = loader_of()
+    resumed.load_state_dict(state)  # type: ignore[attr-defined]
+    rest = list(resumed)
+    assert photo_ids(rest) == photo_ids(full[2:])
+    assert photo_ids(list(resumed)) == photo_ids(full)  # the next pass is whole again
+
+
+class _RecordSteps(LightningModule):
+    """Appends the photo ids of every training step to a file."""
+
+    def __init__(self, log: Path) -> None:
+        super().__init__()
+        self.log_file = log
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        with self.log_file.open("a") as file:
+            file.write(" ".join(str(image_id(x)) for x in batch["photo"]) + "\n")
+        return (self.weight * 0).sum()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.0)
+
+
+@pytest.mark.slow
+def test_lightning_resume_mid_epoch_continues_the_same_order(root: Path, tmp_path: Path) -> None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def fit(log: Path, max_steps: int, save_to: str, ckpt_path: Path | None = None) -> None:
+        dm = CycleGANDataModule(str(root), batch_size=BATCH, num_workers=0, image_size=16)
+        trainer = Trainer(
+            accelerator="cpu",
+            max_steps=max_steps,
+            logger=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=tmp_path,
+            callbacks=[
+                ModelCheckpoint(
+                    tmp_path / save_to, every_n_train_steps=1, save_top_k=0, save_last=True
+                )
+            ],
+        )
+        trainer.fit(_RecordSteps(log), datamodule=dm, ckpt_path=ckpt_path)
+
+    steps = N_MONET // BATCH  # epoch_length=min: 5 steps per epoch
+    fit(tmp_path / "straight.txt", 2 * steps, "a")
+    fit(tmp_path / "resumed.txt", steps + 2, "b")  # stops 2 steps into the second epoch
+    fit(tmp_path / "resumed.txt", 2 * steps, "b", ckpt_path=tmp_path / "b" / "last.ckpt")
+    straight = (tmp_path / "straight.txt").read_text().splitlines()
+    resumed = (tmp_path / "resumed.txt").read_text().splitlines()
+    assert resumed == straight

@@ -25,10 +25,10 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
-from cyclegan.data.dataset import DomainImages, UnpairedImages
+from cyclegan.data.dataset import DomainImages, UnpairedImages, collate_pairs
 from cyclegan.data.index import BadRecord, DomainIndex, IndexCache, index_domain
 from cyclegan.data.records import BadRecordError
-from cyclegan.data.sampling import DOMAINS, EpochSampler
+from cyclegan.data.sampling import DOMAINS, EpochSampler, ResumableDataLoader
 from cyclegan.data.transforms import ImageTransform, to_float
 
 __all__ = ["CycleGANDataModule", "DataNotFoundError"]
@@ -131,6 +131,7 @@ class CycleGANDataModule(LightningDataModule):
         self.build_demo = build_demo
         self.indexes: dict[str, DomainIndex] = {}
         self.skipped: dict[str, list[BadRecord]] = {}
+        self._train_sampler: EpochSampler | None = None
 
     # -- Lightning hooks -------------------------------------------------------------------
 
@@ -153,8 +154,11 @@ class CycleGANDataModule(LightningDataModule):
         return self.train_dataloader_for(rank, world_size)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Turn the ``uint8`` images of a training batch into ``float32`` in ``[-1, 1]``."""
+        """Turn the ``uint8`` images of a training batch into ``float32`` in ``[-1, 1]`` (and count
+        the batch as consumed, for resuming mid-epoch)."""
         if isinstance(batch, dict):
+            if self._train_sampler is not None and set(DOMAINS) <= set(batch):
+                self._train_sampler.count_consumed()
             return {
                 key: to_float(value)
                 if key in DOMAINS and isinstance(value, torch.Tensor) and value.dtype == torch.uint8
@@ -187,11 +191,13 @@ class CycleGANDataModule(LightningDataModule):
             rank,
             self.seed,
         )
-        return DataLoader(
+        self._train_sampler = sampler
+        return ResumableDataLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
             drop_last=True,
+            collate_fn=collate_pairs,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self._pin_memory(),

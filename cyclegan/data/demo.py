@@ -106,7 +106,7 @@ class _Painter:
         half = Image.fromarray(image).resize((size // 2, size // 2), Image.Resampling.BILINEAR)
         smooth = np.asarray(half.filter(ImageFilter.MedianFilter(5)), dtype=np.float32)
         pixels = smooth.reshape(-1, 3)
-        sample = pixels[self.rng.choice(len(pixels), 1500, replace=False)]
+        sample = pixels[self.rng.choice(len(pixels), min(1500, len(pixels)), replace=False)]
         palette, _ = kmeans2(sample, 10, seed=self.rng, minit="++")
         labels = np.argmin(((pixels[:, None, :] - palette[None]) ** 2).sum(-1), axis=1)
         flat = palette[labels].reshape(smooth.shape).clip(0, 255).astype(np.uint8)

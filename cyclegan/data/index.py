@@ -5,7 +5,8 @@ CRC-32C fields, parses the ``tf.train.Example``, requires an ``image`` feature a
 (so an image that is not a decodable JPEG is found before training, not in the middle of it).
 The result, per file, is cached so later runs only ``stat`` the files:
 
-- ``X.tfrec`` -> ``X.tfrec.index.json``; a folder's image files -> ``FOLDER/.cyclegan-images.json``.
+- ``X.tfrec`` -> ``X.tfrec.index.json`` (named after the file a symlink points to);
+  a folder's image files -> ``FOLDER/.cyclegan-images.json``.
 - Cache location: ``index_dir`` when given; else next to the data when that folder is writable;
   else the user cache folder (``$CYCLEGAN_CACHE``, ``$XDG_CACHE_HOME/cyclegan`` or
   ``~/.cache/cyclegan``), under ``index/`` with a hash of the data's absolute path in the name.
@@ -227,7 +228,8 @@ def _stamp(path: Path) -> dict[str, int]:
 
 
 def _tfrecord_entries(path: Path, cache: IndexCache) -> tuple[list[list[int]], list[BadRecord]]:
-    location = cache.location(path, path.name + TFRECORD_INDEX_SUFFIX)
+    real = path.resolve()  # a file linked under several names is validated once
+    location = cache.location(real, real.name + TFRECORD_INDEX_SUFFIX)
     stamp = _stamp(path)
     cached = cache.load(location)
     if cached is not None and cached.get("file") == stamp:

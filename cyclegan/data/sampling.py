@@ -17,16 +17,21 @@ Consequences, per epoch and domain of ``n`` records, with ``t = steps x batch_si
 
 DataLoader workers need no sharding of their own: the sampler runs in the main process and the
 DataLoader hands each batch to exactly one worker.
+
+Mid-epoch resume: :class:`ResumableDataLoader` saves ``{"epoch", "batches"}`` (batches that reached
+a training step, counted by :meth:`EpochSampler.count_consumed`) into Lightning checkpoints and,
+after a restore, continues the same epoch's order where it stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-__all__ = ["DOMAINS", "EpochSampler", "epoch_stream", "rank_positions"]
+__all__ = ["DOMAINS", "EpochSampler", "ResumableDataLoader", "epoch_stream", "rank_positions"]
 
 DOMAINS = ("photo", "monet")
 
@@ -90,10 +95,31 @@ class EpochSampler(DistributedSampler):
         self.sizes = sizes
         self.steps = steps
         self.batch_size = batch_size
+        self.consumed = 0  # batches of the current epoch that reached a training step
+        self._resume: tuple[int, int] | None = None
+
+    def count_consumed(self) -> None:
+        """Note that one more batch of this epoch reached the training step."""
+        self.consumed += 1
+
+    def state_dict(self) -> dict[str, int]:
+        """Where training is in the epoch: ``{"epoch": ..., "batches": ...}``."""
+        return {"epoch": self.epoch, "batches": self.consumed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue epoch ``state["epoch"]`` after its first ``state["batches"]`` batches."""
+        self._resume = (int(state["epoch"]), int(state["batches"]))
+        self.set_epoch(int(state["epoch"]))
 
     def __iter__(self) -> Iterator[tuple[int, int, int]]:
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip = min(self._resume[1], self.steps)
+        self._resume = None
+        self.consumed = skip
         length = self.steps * self.batch_size * self.num_replicas
         positions = rank_positions(self.steps, self.batch_size, self.num_replicas, self.rank)
+        positions = positions[skip * self.batch_size :]
         photo, monet = (
             epoch_stream(n, length, self.seed, self.epoch, domain)[positions]
             for domain, n in enumerate(self.sizes)
@@ -104,3 +130,18 @@ class EpochSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return self.steps * self.batch_size
+
+
+class ResumableDataLoader(DataLoader):
+    """A DataLoader whose :class:`EpochSampler` position is saved in Lightning checkpoints
+    (Lightning calls ``state_dict`` / ``load_state_dict`` on loaders that have them)."""
+
+    sampler: EpochSampler
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's position in the epoch."""
+        return dict(self.sampler.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume the sampler at a saved position."""
+        self.sampler.load_state_dict(state)
