@@ -52,7 +52,11 @@ def compute_scores(
         The :class:`Scores`.
     """
     real_stats = real_stats if real_stats is not None else FeatureStats.from_features(real)
-    fid = frechet_distance(FeatureStats.from_features(generated), real_stats)
+    gen_stats = FeatureStats.from_features(generated)
+    if generated.shape[0] <= real.shape[0]:  # the smaller set gives the cheaper trace term
+        fid = frechet_distance(gen_stats, real_stats, features1=generated)
+    else:
+        fid = frechet_distance(real_stats, gen_stats, features1=real)
     kid_mean, kid_std = kernel_inception_distance(
         generated, real, num_subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
     )
