@@ -27,10 +27,12 @@ class ColourFeatures:
 
     def __init__(self) -> None:
         self.batch_sizes: list[int] = []
+        self.autocast: list[bool] = []
 
     def __call__(self, images: Tensor) -> Tensor:
         assert images.dtype == torch.uint8
         self.batch_sizes.append(images.shape[0])
+        self.autocast.append(torch.is_autocast_enabled("cpu"))
         x = images.float() / 255
         return torch.cat([x.mean((2, 3)), x.std((2, 3)), x[:, :, 0, 0]], dim=1)
 
@@ -201,3 +203,13 @@ def test_uint8_round_trip_of_the_generator_range() -> None:
     images = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16).expand(1, 3, 16, 16)
     assert torch.equal(to_uint8(to_unit_range(images)), images)
     assert to_uint8(torch.tensor([-3.0, 3.0])).tolist() == [0, 255]
+
+
+@pytest.mark.parametrize("precision", ["bf16-true", "bf16-mixed"])
+def test_scores_under_the_trainers_precision(tmp_path: Path, precision: str) -> None:
+    extractor = ColourFeatures()
+    callback = MiFIDCallback(num_photos=4, batch_size=4, kid_subsets=2, feature_extractor=extractor)
+    trainer = _trainer(tmp_path, [callback], max_epochs=1, precision=precision)
+    trainer.fit(StubCycleGAN(), datamodule=StubDataModule())
+    assert math.isfinite(trainer.callback_metrics["val/mifid"].item())
+    assert extractor.autocast == [False, False, False]  # the generator's autocast stays with it

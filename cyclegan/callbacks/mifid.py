@@ -23,7 +23,7 @@ network (~87 MB) is loaded lazily on the first scored epoch, and nothing runs un
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import lightning.pytorch as pl
@@ -159,11 +159,8 @@ class MiFIDCallback(pl.Callback):
             photos = datamodule.eval_dataloader(
                 "photo", limit=self.num_photos, batch_size=self.batch_size
             )
-            with torch.no_grad(), trainer.precision_plugin.forward_context():
-                generated = self._features(
-                    to_uint8(generator(to_unit_range(batch.to(device)))).to(feature_device)
-                    for batch in photos
-                )
+            fakes = self._translate(trainer, generator, photos, device, feature_device)
+            generated = self._features(fakes)
         finally:
             generator.train(was_training)
         return compute_scores(
@@ -175,6 +172,21 @@ class MiFIDCallback(pl.Callback):
             seed=self.seed,
             epsilon=self.epsilon,
         )
+
+    @staticmethod
+    def _translate(
+        trainer: pl.Trainer,
+        generator: nn.Module,
+        photos: Iterable[Tensor],
+        device: torch.device,
+        feature_device: torch.device,
+    ) -> Iterator[Tensor]:
+        """uint8 Monet-style images of uint8 photos, batch by batch."""
+        precision = trainer.precision_plugin  # the dtype / autocast of the training steps
+        for batch in photos:
+            with torch.no_grad(), precision.forward_context():
+                fakes = generator(precision.convert_input(to_unit_range(batch.to(device))))
+            yield to_uint8(fakes).to(feature_device)  # Inception runs outside autocast
 
     def _features(self, batches: Iterable[Tensor]) -> np.ndarray:
         features = extract_features(batches, self.extractor)

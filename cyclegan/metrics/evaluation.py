@@ -209,10 +209,13 @@ def format_report(
             if len(image_set.bad) > max_bad:
                 lines.append(f"  ... and {len(image_set.bad) - max_bad} more")
     s = evaluation.scores
+    kid_note = f"subsets of {s.kid_subset_size} per set"
+    if s.kid_subset_size == s.num_generated == s.num_real:
+        kid_note += ": each is the whole set, so std is 0"
     memorizing = "memorizing: MiFID = FID / d" if s.memorization < epsilon else "MiFID = FID"
     lines += [
         f"FID                    {s.fid:.4f}",
-        f"KID                    {s.kid_mean:.5f} ± {s.kid_std:.5f}",
+        f"KID                    {s.kid_mean:.5f} ± {s.kid_std:.5f}  ({kid_note})",
         f"memorization distance  {s.memorization:.4f}  (threshold {epsilon}: {memorizing})",
         f"MiFID                  {s.mifid:.4f}",
     ]

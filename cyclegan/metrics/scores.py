@@ -13,11 +13,13 @@ from cyclegan.metrics.mifid import KAGGLE_EPSILON, memorization_distance, mifid
 
 @dataclass(frozen=True)
 class Scores:
-    """FID, KID (mean and std over subsets), memorization distance and MiFID."""
+    """FID, KID (mean and std over subsets of ``kid_subset_size`` rows per set), memorization
+    distance and MiFID."""
 
     fid: float
     kid_mean: float
     kid_std: float
+    kid_subset_size: int
     memorization: float
     mifid: float
     num_generated: int
@@ -65,6 +67,7 @@ def compute_scores(
         fid=fid,
         kid_mean=kid_mean,
         kid_std=kid_std,
+        kid_subset_size=min(kid_subset_size, generated.shape[0], real.shape[0]),
         memorization=distance,
         mifid=mifid(fid, distance, epsilon),
         num_generated=int(generated.shape[0]),
