@@ -70,7 +70,7 @@ class MiFIDCallback(pl.Callback):
         self,
         every_n_epochs: int = 1,
         num_photos: int | None = None,
-        batch_size: int = 32,
+        batch_size: int = 16,
         precision: Precision = "fp32",
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,

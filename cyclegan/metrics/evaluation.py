@@ -95,7 +95,7 @@ def _record_chunks(path: str | Path) -> Iterator[bytes]:
 def read_image_set(
     path: str | Path,
     extractor: FeatureExtractor,
-    batch_size: int = 32,
+    batch_size: int = 16,
     device: str | torch.device = "cpu",
     cache: FeatureCache | None = None,
     progress: bool = False,
@@ -150,7 +150,7 @@ def evaluate(
     generated: str | Path,
     real: str | Path,
     extractor: FeatureExtractor,
-    batch_size: int = 32,
+    batch_size: int = 16,
     device: str | torch.device = "cpu",
     cache_dir: str | Path | None = None,
     kid_subsets: int = 100,
