@@ -96,6 +96,7 @@ def main() -> None:
     records = list(iter_records(args.data / "monet_jpg"))[: args.images]
     images = torch.stack([decode_image(r.data, r.name) for r in records])
     print(f"Feature extraction, {images.shape[0]} Monet paintings 256x256 (resize included)\n")
+    feature_throughput(images[:8], args.precisions[0], 4)  # one-off process warm-up (oneDNN)
     print("| precision | batch | images/s |")
     print("|-----------|------:|---------:|")
     for precision in args.precisions:
