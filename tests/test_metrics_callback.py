@@ -10,12 +10,14 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
+from data_helpers import write_tfrecord_dataset
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from cyclegan.callbacks.mifid import MiFIDCallback, to_uint8, to_unit_range
+from cyclegan.data.datamodule import CycleGANDataModule
 from cyclegan.metrics import compute_scores
 from cyclegan.metrics.inception import InceptionFeatureExtractor
 
@@ -213,3 +215,25 @@ def test_scores_under_the_trainers_precision(tmp_path: Path, precision: str) -> 
     trainer.fit(StubCycleGAN(), datamodule=StubDataModule())
     assert math.isfinite(trainer.callback_metrics["val/mifid"].item())
     assert extractor.autocast == [False, False, False]  # the generator's autocast stays with it
+
+
+def test_with_the_project_datamodule_on_tiny_tfrecords(tmp_path: Path) -> None:
+    class ConstantInputGAN(StubCycleGAN):
+        def training_step(self, batch: object, batch_idx: int) -> Tensor:
+            return self.gen_photo2monet(torch.zeros(1, 3, 8, 8)).mean()
+
+    root = write_tfrecord_dataset(tmp_path / "gan-getting-started", n_monet=5, n_photo=7)
+    datamodule = CycleGANDataModule(
+        str(root),
+        batch_size=2,
+        num_workers=0,
+        image_size=32,
+        load_size=32,
+        index_dir=str(tmp_path / "index"),
+    )
+    extractor = ColourFeatures()
+    callback = MiFIDCallback(num_photos=6, batch_size=4, kid_subsets=2, feature_extractor=extractor)
+    trainer = _trainer(tmp_path, [callback], max_epochs=1, limit_train_batches=2)
+    trainer.fit(ConstantInputGAN(), datamodule=datamodule)
+    assert extractor.batch_sizes == [4, 1, 4, 2]  # 5 Monets, then the first 6 photos
+    assert math.isfinite(trainer.callback_metrics["val/mifid"].item())
