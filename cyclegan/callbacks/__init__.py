@@ -1,5 +1,6 @@
 """Lightning callbacks."""
 
 from cyclegan.callbacks.images import ImageGridLogger
+from cyclegan.callbacks.mifid import MiFIDCallback
 
-__all__ = ["ImageGridLogger"]
+__all__ = ["ImageGridLogger", "MiFIDCallback"]
