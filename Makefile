@@ -8,7 +8,7 @@ TORCH  := torch==2.14.1 torchvision==0.29.1
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train predict test test-fast lint format tensorboard clean
+.PHONY: help install demo train predict evaluate test test-fast lint format tensorboard bench-eval clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ train: install ## Train: make train ARGS="accelerator=cpu loss=lsgan data.root=.
 predict: install ## Stylize: make predict ARGS="ckpt=... input_dir=... output_dir=..."
 	$(BIN)/python predict.py $(ARGS)
 
+evaluate: install ## Score images: make evaluate ARGS="generated=images.zip real=data/gan-getting-started/monet_jpg"
+	$(BIN)/python evaluate.py $(ARGS)
+
 test: install ## Run the whole test suite (the command CI runs)
 	$(BIN)/python -m pytest
 
@@ -56,6 +59,9 @@ format: install ## Apply ruff's fixes and formatting
 LOGDIR ?= outputs
 tensorboard: install ## TensorBoard on outputs/ (or LOGDIR=...)
 	$(BIN)/tensorboard --logdir $(LOGDIR)
+
+bench-eval: install ## Inception feature throughput and full-evaluation wall time
+	$(BIN)/python benchmarks/eval_throughput.py
 
 clean: ## Remove demo outputs and caches (keeps .venv and data/)
 	rm -rf demo_out outputs .pytest_cache .mypy_cache .ruff_cache
