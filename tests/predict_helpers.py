@@ -95,7 +95,13 @@ def encoded(array: np.ndarray | Image.Image, fmt: str = "JPEG", **params: Any) -
 
 def compose_predict(**overrides: Any) -> DictConfig:
     """``conf/predict.yaml`` composed with ``key=value`` overrides, shrunk for tests."""
-    defaults = {"num_workers": 0, "progress": False, "batch_size": 2, "tile_size": 64}
+    defaults = {
+        "num_workers": 0,
+        "progress": False,
+        "batch_size": 2,
+        "tile_size": 64,
+        "tile_overlap": 16,
+    }
     merged = {**defaults, **overrides}
     items = [f"{key}={_hydra_value(value)}" for key, value in merged.items()]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -145,10 +145,14 @@ def _load_file(path: Path) -> Mapping[str, Any]:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         blocked = _UNSUPPORTED_GLOBAL.search(str(error))
-        what = f"it holds a {blocked.group(1)} object" if blocked else _first_lines(str(error))
+        if blocked is None:  # not a pickle of objects at all: garbage or another format
+            raise CheckpointError(
+                f"{path}: not a readable PyTorch file (corrupt or truncated?)"
+            ) from error
         raise CheckpointError(
-            f"{path}: refused by torch.load(weights_only=True): {what}. Checkpoints of this "
-            "project hold only plain Python data and tensors; re-save it with plain dicts."
+            f"{path}: refused by torch.load(weights_only=True): it holds a {blocked.group(1)} "
+            "object. Checkpoints of this project hold only plain Python data and tensors; "
+            "re-save it with plain dicts."
         ) from error
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
         raise CheckpointError(

@@ -108,9 +108,9 @@ def _stylizer(cfg: DictConfig, generator: LoadedGenerator) -> Stylizer:
 
 def _report(summary: PredictSummary, output_dir: Path) -> int:
     if summary.ignored:
-        examples = ", ".join(name for name, _ in summary.ignored[:5])
-        more = " ..." if len(summary.ignored) > 5 else ""
-        print(f"ignored {len(summary.ignored)} files that are not images: {examples}{more}")
+        examples = "; ".join(f"{name} ({reason})" for name, reason in summary.ignored[:5])
+        more = "; ..." if len(summary.ignored) > 5 else ""
+        print(f"ignored {len(summary.ignored)}: {examples}{more}")
     if summary.skipped:
         print(f"skipped {len(summary.skipped)} inputs whose output exists (overwrite=true redoes)")
     if summary.failed:

@@ -157,13 +157,15 @@ class PredictDataset(IterableDataset):
             return Outcome("failed", name, str(error))
         if not self.overwrite and target.exists():
             return Outcome("skipped", name, f"output {relpath} exists (overwrite=false)", relpath)
-        pixels = header_pixels(data)
-        if pixels is not None and pixels > self.max_pixels:
+        size = header_size(data)
+        if size is not None and size[0] * size[1] > self.max_pixels:
+            width, height = size
+            shown = f"{width}x{height}" if width else f"{height:,} pixels"
             return Outcome(
                 "failed",
                 name,
-                f"{pixels / 1e6:.1f} megapixels exceeds max_pixels={self.max_pixels} "
-                f"({self.max_pixels / 1e6:.1f} MP); raise max_pixels to process it in tiles",
+                f"{shown} ({width * height / 1e6 if width else height / 1e6:.1f} MP) exceeds "
+                f"max_pixels={self.max_pixels:,}; raise max_pixels to process it in tiles",
             )
         try:
             image = decode_image(data, name)
@@ -177,22 +179,22 @@ class PredictDataset(IterableDataset):
         return relpath, image
 
 
-def header_pixels(data: bytes) -> int | None:
-    """Width x height read from the image header, without decoding; None if unreadable.
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` read from the image header without decoding; None if unreadable.
 
-    Pillow's decompression-bomb warning is not raised here: the caller compares the count with
-    its own ``max_pixels`` and refuses the image with a message naming it.
+    Beyond twice Pillow's decompression-bomb limit only the pixel count is known: it is returned
+    as ``(0, pixels)``. Pillow's decompression-bomb warning is not raised here: the caller
+    compares the size with its own ``max_pixels`` and refuses the image with a message naming it.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-    except Image.DecompressionBombError as error:  # over twice Pillow's own limit
-        return _pixels_from_message(str(error)) or 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+                return image.size
+    except Image.DecompressionBombError as error:
+        return 0, _pixels_from_message(str(error)) or 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
     except Exception:  # unreadable header: decode_image names the fault
         return None
-    return width * height
 
 
 def _pixels_from_message(message: str) -> int | None:

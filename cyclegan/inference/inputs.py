@@ -90,6 +90,8 @@ def _iter_folder(root: Path) -> Iterator[ImageRecord | InputProblem]:
         real = os.path.realpath(dirpath)
         if real in seen:  # a symlink loop, or a second link to a folder already walked
             dirnames.clear()
+            where = Path(dirpath).relative_to(root).as_posix() + "/"
+            problems.append(InputProblem(where, "link to a folder already read", ignored=True))
             continue
         seen.add(real)
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]

@@ -107,7 +107,8 @@ class _Run:
 
     def fail(self, name: str, reason: str) -> None:
         self.summary.failed.append((name, reason))
-        self.bar.write(f"failed: {name}: {reason}", file=sys.stderr)
+        if self.options.progress:  # the full list is printed at the end in any case
+            self.bar.write(f"failed: {name}: {reason}", file=sys.stderr)
         self.bar.set_postfix(failed=len(self.summary.failed), refresh=False)
         self.bar.update(1)
 
@@ -191,10 +192,7 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
                 if isinstance(item, Outcome):
                     run.outcome(item)
                 elif isinstance(item, LargeImage):
-                    if run.claim(item.name, item.output):
-                        result = stylizer.stylize(item.image)
-                        _add_preview(run.summary, item.image, result)
-                        run.write(pool, item.name, item.output, result)
+                    _stylize_large(run, pool, stylizer, item)
                 else:
                     _stylize_batch(run, pool, stylizer, item)
         finally:
@@ -206,20 +204,44 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
 
 def _stylize_batch(run: _Run, pool: ThreadPoolExecutor, stylizer: Stylizer, batch: Batch) -> None:
     keep = [
-        i
-        for i, (n, o) in enumerate(zip(batch.names, batch.outputs, strict=True))
-        if run.claim(n, o)
+        i for i, pair in enumerate(zip(batch.names, batch.outputs, strict=True)) if run.claim(*pair)
     ]
-    if not keep:
-        return
-    images = batch.images if len(keep) == len(batch.names) else batch.images[keep]
-    results = stylizer.forward_uint8(images)
-    for result, index in zip(results, keep, strict=True):
+    for index, result in _forward(run, stylizer, batch, keep):
         top, left, height, width = batch.boxes[index]
         crop = result[:, top : top + height, left : left + width].contiguous()
         source = batch.images[index, :, top : top + height, left : left + width]
         _add_preview(run.summary, source, crop)
         run.write(pool, batch.names[index], batch.outputs[index], crop)
+
+
+def _forward(
+    run: _Run, stylizer: Stylizer, batch: Batch, keep: list[int]
+) -> list[tuple[int, torch.Tensor]]:
+    """Outputs for the images ``keep`` of a batch. If the batch fails as a whole (out of
+    memory, say), each image is retried alone and only those that fail alone are failed."""
+    if not keep:
+        return []
+    try:
+        return list(zip(keep, stylizer.forward_uint8(batch.images[keep]), strict=True))
+    except (RuntimeError, ValueError) as error:
+        if len(keep) > 1:
+            return [pair for index in keep for pair in _forward(run, stylizer, batch, [index])]
+        run.fail(batch.names[keep[0]], f"generator failed: {error}")
+        return []
+
+
+def _stylize_large(
+    run: _Run, pool: ThreadPoolExecutor, stylizer: Stylizer, item: LargeImage
+) -> None:
+    if not run.claim(item.name, item.output):
+        return
+    try:
+        result = stylizer.stylize(item.image)
+    except (RuntimeError, ValueError) as error:
+        run.fail(item.name, f"generator failed: {error}")
+        return
+    _add_preview(run.summary, item.image, result)
+    run.write(pool, item.name, item.output, result)
 
 
 def _add_preview(summary: PredictSummary, source: torch.Tensor, result: torch.Tensor) -> None:

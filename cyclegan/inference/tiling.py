@@ -2,8 +2,8 @@
 
 Padding: a generator accepts heights and widths that are multiples of ``multiple`` (256 for the
 U-Net-256, 4 for the ResNet). :func:`reflect_pad` pads each side symmetrically by mirroring the
-image (reflecting again as often as needed, so even a 1x1 image reaches 256x256), and the
-output is cropped back to the input's size.
+image (reflecting again as often as needed, so even a 1x1 image reaches 256x256), to at least
+16 pixels, and the output is cropped back to the input's size.
 
 Tiling (:func:`stylize_tiled`): an axis whose padded length exceeds ``tile`` is cut into windows
 of ``tile`` pixels that overlap by at least ``overlap``; the outputs are blended with weights
@@ -35,9 +35,14 @@ Box = tuple[int, int, int, int]
 """``(top, left, height, width)`` of the original image inside a padded one."""
 
 
+MIN_SIDE = 16
+"""Smaller sides are padded further: generators downsample, and instance norm needs more than
+one value per channel (a 4x4 input of the ResNet would reach its residual blocks as 1x1)."""
+
+
 def padded_length(length: int, multiple: int) -> int:
-    """Smallest multiple of ``multiple`` that is at least ``length`` (and at least ``multiple``)."""
-    return max(multiple, math.ceil(length / multiple) * multiple)
+    """Smallest multiple of ``multiple`` that is at least ``length`` and :data:`MIN_SIDE`."""
+    return math.ceil(max(length, MIN_SIDE) / multiple) * multiple
 
 
 def reflect_index(length: int, before: int, after: int) -> torch.Tensor:
