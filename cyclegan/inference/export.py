@@ -1,21 +1,24 @@
 """Ship a generator: plain weights, ONNX or TorchScript.
 
 Every exported model takes float32 ``[N, 3, H, W]`` in ``[-1, 1]`` (``uint8 / 127.5 - 1``) and
-returns the same shape in ``[-1, 1]``. ``N`` is dynamic; ``H`` and ``W`` are those of the example
-input used to export (the training resolution, else 256): pad or tile other sizes the way
-:mod:`cyclegan.inference.tiling` does.
+returns the same shape in ``[-1, 1]``. ``H`` and ``W`` must be multiples of the generator's size
+multiple (256 for the U-Net-256, 4 for the ResNet) and at least 16: pad or tile other sizes the
+way :mod:`cyclegan.inference.tiling` does.
 
 - ``weights``: ``{"format", "direction", "generator" (Hydra config), "state_dict", ...}`` as a
   ``torch.save`` file that ``predict.py ckpt=...`` loads like a checkpoint, with
   ``weights_only=True``; a few MB instead of a full training checkpoint.
-- ``onnx``: the ``torch.export``-based ONNX exporter (needs ``onnxscript``), opset 18, with a
-  dynamic batch axis named ``batch``.
-- ``torchscript``: ``torch.jit.trace``; PyTorch deprecates TorchScript and warns about it, but
-  it still loads in C++ LibTorch and older runtimes.
+- ``onnx``: the ``torch.export``-based ONNX exporter (needs ``onnxscript``), opset 18, input
+  ``image`` and output ``stylized`` with dynamic axes ``batch`` and ``m*hb``, ``m*wb`` (height
+  and width as multiples ``hb``, ``wb`` of the size multiple ``m``).
+- ``torchscript``: ``torch.jit.trace`` at the training resolution (else 256); traced
+  convolutions work at other valid sizes too. PyTorch deprecates TorchScript and warns about
+  it, but it still loads in C++ LibTorch and older runtimes.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,6 +29,7 @@ from cyclegan.inference.tiling import padded_length
 __all__ = ["EXPORTS", "export_generator", "export_onnx", "export_torchscript", "example_input"]
 
 EXPORTS = ("weights", "onnx", "torchscript")
+_MAX_SIDE = 16384
 _SUFFIX = {"weights": ".pt", "onnx": ".onnx", "torchscript": ".torchscript.pt"}
 
 
@@ -36,7 +40,7 @@ def example_input(generator: LoadedGenerator, batch: int = 2) -> torch.Tensor:
 
 
 def export_onnx(generator: LoadedGenerator, path: Path) -> Path:
-    """Write ``generator`` as ONNX with a dynamic batch axis.
+    """Write ``generator`` as ONNX with dynamic batch, height and width.
 
     Raises:
         RuntimeError: If ``onnxscript`` (the ONNX exporter's dependency) is not installed.
@@ -49,14 +53,18 @@ def export_onnx(generator: LoadedGenerator, path: Path) -> Path:
             "pip install 'cyclegan[export]'"
         ) from error
     path.parent.mkdir(parents=True, exist_ok=True)
+    multiple = generator.size_multiple
     batch = torch.export.Dim("batch", min=1, max=4096)
+    least, most = padded_length(1, multiple) // multiple, max(1, _MAX_SIDE // multiple)
+    rows = torch.export.Dim("hb", min=least, max=most)
+    cols = torch.export.Dim("wb", min=least, max=most)
     torch.onnx.export(
         generator.module.eval(),
         (example_input(generator),),
         path,
         input_names=["image"],
         output_names=["stylized"],
-        dynamic_shapes={"x": {0: batch}},
+        dynamic_shapes={"x": {0: batch, 2: multiple * rows, 3: multiple * cols}},
         opset_version=18,
         external_data=False,
         verbose=False,
@@ -67,7 +75,13 @@ def export_onnx(generator: LoadedGenerator, path: Path) -> Path:
 def export_torchscript(generator: LoadedGenerator, path: Path) -> Path:
     """Write ``generator`` as a traced TorchScript module (``torch.jit.load`` reads it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode(False), torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # The generators' input-size check is Python control flow, which a trace records as a
+        # constant (the TracerWarning says so): the traced module expects sizes that are
+        # multiples of the size multiple, as documented above, and does not check them.
+        warnings.filterwarnings(
+            "ignore", "Converting a tensor to a Python boolean", torch.jit.TracerWarning
+        )
         traced = torch.jit.trace(generator.module.eval(), example_input(generator, batch=1))
     traced.save(str(path))
     return path
