@@ -1,0 +1,240 @@
+"""Load one generator from a Lightning checkpoint or from exported generator weights.
+
+Both file kinds are read with ``torch.load(weights_only=True)``: they hold only dicts, lists,
+numbers, strings and tensors, so loading a file cannot run code. The generator is rebuilt from
+the Hydra config stored in the file (``hyper_parameters["generator"]``), and only classes of
+:mod:`cyclegan.networks` may be named there.
+
+Example:
+    >>> gen = load_generator("last.ckpt", "photo2monet")  # doctest: +SKIP
+    >>> gen.module(torch.zeros(1, 3, 256, 256)).shape  # doctest: +SKIP
+    torch.Size([1, 3, 256, 256])
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+__all__ = [
+    "DIRECTIONS",
+    "WEIGHTS_FORMAT",
+    "CheckpointError",
+    "LoadedGenerator",
+    "load_generator",
+    "save_generator_weights",
+]
+
+DIRECTIONS: dict[str, str] = {"photo2monet": "gen_photo2monet", "monet2photo": "gen_monet2photo"}
+"""Prediction direction -> name of the generator in the LightningModule's ``state_dict``."""
+
+WEIGHTS_FORMAT = "cyclegan-generator-weights"
+"""Value of the ``format`` key in exported generator weights (``export=weights``)."""
+
+_ALLOWED_TARGET_PREFIX = "cyclegan.networks."
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or weights file that cannot give a generator; the message names the file."""
+
+
+@dataclass(frozen=True)
+class LoadedGenerator:
+    """A generator ready for inference and what is known about it.
+
+    Attributes:
+        module: The generator in ``eval()`` mode, on the CPU, float32.
+        config: Its Hydra config (``_target_`` and arguments), as stored in the file.
+        direction: ``photo2monet`` or ``monet2photo``.
+        size_multiple: Input height and width must be multiples of this.
+        image_size: Training resolution when the file records it, else ``None``.
+        source: The file it came from.
+    """
+
+    module: nn.Module
+    config: dict[str, Any]
+    direction: str
+    size_multiple: int
+    image_size: int | None
+    source: Path
+
+
+def load_generator(path: str | Path, direction: str) -> LoadedGenerator:
+    """Rebuild the generator for ``direction`` from a checkpoint or exported weights.
+
+    Args:
+        path: A Lightning checkpoint (``.ckpt``: ``state_dict`` with ``gen_photo2monet.*`` and
+            ``gen_monet2photo.*`` keys, ``hyper_parameters["generator"]``) or a file written by
+            :func:`save_generator_weights`.
+        direction: ``photo2monet`` or ``monet2photo``.
+
+    Returns:
+        The generator in eval mode with its metadata.
+
+    Raises:
+        CheckpointError: If the file is missing, corrupt, not a checkpoint of this project, holds
+            objects that ``weights_only`` loading refuses, names a class outside
+            ``cyclegan.networks``, or its weights do not fit the generator.
+    """
+    path = Path(path)
+    if direction not in DIRECTIONS:
+        raise CheckpointError(f"unknown direction {direction!r}; choose one of {list(DIRECTIONS)}")
+    content = _load_file(path)
+    if content.get("format") == WEIGHTS_FORMAT:
+        config, state, image_size = _from_weights(path, content, direction)
+    elif "state_dict" in content and "hyper_parameters" in content:
+        config, state, image_size = _from_lightning(path, content, direction)
+    else:
+        raise CheckpointError(
+            f"{path}: not a CycleGAN checkpoint or generator weights file "
+            f"(top-level keys: {sorted(map(str, content))[:10]})"
+        )
+    module = _build(path, config)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{path}: the {DIRECTIONS[direction]} weights do not fit the generator its config "
+            f"describes ({config.get('_target_')}): {_first_lines(str(error))}"
+        ) from error
+    module.eval()
+    multiple = getattr(module, "size_multiple", 1)
+    return LoadedGenerator(module, config, direction, int(multiple), image_size, path)
+
+
+def save_generator_weights(generator: LoadedGenerator, path: str | Path) -> Path:
+    """Write a generator as a small ``weights_only``-loadable file (``export=weights``).
+
+    Args:
+        generator: The generator to save.
+        path: Destination file (``.pt``).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "format": WEIGHTS_FORMAT,
+            "version": 1,
+            "direction": generator.direction,
+            "generator": generator.config,
+            "image_size": generator.image_size,
+            "state_dict": {k: v.detach().cpu() for k, v in generator.module.state_dict().items()},
+        },
+        path,
+    )
+    return path
+
+
+def _load_file(path: Path) -> Mapping[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        blocked = _UNSUPPORTED_GLOBAL.search(str(error))
+        if blocked is None:  # not a pickle of objects at all: garbage or another format
+            raise CheckpointError(
+                f"{path}: not a readable PyTorch file (corrupt or truncated?)"
+            ) from error
+        raise CheckpointError(
+            f"{path}: refused by torch.load(weights_only=True): it holds a {blocked.group(1)} "
+            "object. Checkpoints of this project hold only plain Python data and tensors; "
+            "re-save it with plain dicts."
+        ) from error
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch file (corrupt or truncated?): "
+            f"{_first_lines(str(error))}"
+        ) from error
+    if not isinstance(content, Mapping):
+        raise CheckpointError(f"{path}: expected a dict, found {type(content).__name__}")
+    return content
+
+
+def _from_lightning(
+    path: Path, content: Mapping[str, Any], direction: str
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], int | None]:
+    hparams = content["hyper_parameters"]
+    if not isinstance(hparams, Mapping) or not isinstance(hparams.get("generator"), Mapping):
+        raise CheckpointError(
+            f"{path}: hyper_parameters has no 'generator' config to rebuild the generator from"
+        )
+    prefix = DIRECTIONS[direction] + "."
+    state = {k[len(prefix) :]: v for k, v in content["state_dict"].items() if k.startswith(prefix)}
+    if not state:
+        groups = sorted({str(k).split(".", 1)[0] for k in content["state_dict"]})
+        raise CheckpointError(f"{path}: no {prefix}* weights in state_dict (it has {groups})")
+    return dict(hparams["generator"]), state, _image_size(hparams.get("image_size"))
+
+
+def _from_weights(
+    path: Path, content: Mapping[str, Any], direction: str
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], int | None]:
+    if content.get("direction") != direction:
+        raise CheckpointError(
+            f"{path}: these weights are the {content.get('direction')} generator, "
+            f"but direction={direction} was asked for"
+        )
+    if not isinstance(content.get("generator"), Mapping) or not isinstance(
+        content.get("state_dict"), Mapping
+    ):
+        raise CheckpointError(f"{path}: weights file without 'generator' config or 'state_dict'")
+    return (
+        dict(content["generator"]),
+        dict(content["state_dict"]),
+        _image_size(content.get("image_size")),
+    )
+
+
+def _build(path: Path, config: dict[str, Any]) -> nn.Module:
+    _check_targets(path, config)
+    try:
+        built = instantiate(config)
+        module = built() if not isinstance(built, nn.Module) and callable(built) else built
+    except Exception as error:  # Hydra wraps every failure in its own exception types
+        raise CheckpointError(
+            f"{path}: cannot build the generator from its config {config}: "
+            f"{_first_lines(str(error))}"
+        ) from error
+    if not isinstance(module, nn.Module):
+        raise CheckpointError(f"{path}: generator config built a {type(module).__name__}")
+    return module
+
+
+def _check_targets(path: Path, node: Any) -> None:
+    """Refuse any ``_target_`` (at any depth) outside :mod:`cyclegan.networks`."""
+    if isinstance(node, Mapping):
+        target = node.get("_target_")
+        if target is not None and not (
+            isinstance(target, str) and target.startswith(_ALLOWED_TARGET_PREFIX)
+        ):
+            raise CheckpointError(
+                f"{path}: generator config names {target!r}; only classes of "
+                f"{_ALLOWED_TARGET_PREFIX.rstrip('.')} are built from checkpoints"
+            )
+        for value in node.values():
+            _check_targets(path, value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            _check_targets(path, value)
+
+
+def _image_size(value: Any) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _first_lines(text: str, lines: int = 3) -> str:
+    return " ".join(text.strip().splitlines()[:lines])

@@ -1,0 +1,150 @@
+"""What ``python predict.py`` does with its composed config (``conf/predict.yaml``).
+
+Kept apart from ``predict.py`` so tests call :func:`run` with a config composed by Hydra's
+compose API, without a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from omegaconf import DictConfig
+
+from cyclegan.inference.checkpoint import LoadedGenerator, load_generator
+from cyclegan.inference.export import export_generator
+from cyclegan.inference.outputs import FORMATS, write_image
+from cyclegan.inference.runner import PredictOptions, PredictSummary, predict
+from cyclegan.inference.stylizer import Stylizer, resolve_device
+from cyclegan.inference.submission import SUBMISSION_SIZE, validate_submission, write_submission
+
+__all__ = ["UsageError", "run"]
+
+PREVIEW_NAME = "preview.png"
+
+
+class UsageError(ValueError):
+    """A wrong option value; the message names the option."""
+
+
+def run(cfg: DictConfig) -> int:
+    """Export the generator, or stylize ``cfg.input_dir``; print the summary.
+
+    Args:
+        cfg: The composed ``conf/predict.yaml``.
+
+    Returns:
+        The exit status: 0 when every input was converted or skipped (and the submission, if
+        asked for, is valid), 1 when anything failed.
+
+    Raises:
+        UsageError: For a missing or invalid option.
+        CheckpointError: If the checkpoint cannot give a generator.
+        FileNotFoundError: If the input does not exist.
+    """
+    if cfg.ckpt is None:
+        raise UsageError("ckpt is required: ckpt=path/to/last.ckpt (or exported weights .pt)")
+    generator = load_generator(cfg.ckpt, cfg.direction)
+    output_dir = Path(cfg.output_dir)
+    if cfg.export not in (None, "none"):
+        path = export_generator(generator, cfg.export, output_dir)
+        print(f"exported {generator.direction} generator ({cfg.export}) -> {path}")
+        return 0
+    if cfg.input_dir is None:
+        raise UsageError("input_dir is required: input_dir=path/to/photos (or .tfrec, .zip)")
+    options = _options(cfg, output_dir)
+    stylizer = _stylizer(cfg, generator)
+    print(
+        f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}) on "
+        f"{stylizer.device}, precision {cfg.precision}: {options.input_path} -> {output_dir}"
+    )
+    summary = predict(stylizer, options)
+    status = _report(summary, output_dir)
+    if cfg.preview > 0:
+        status = max(status, _write_preview(summary, output_dir))
+    if cfg.submission:
+        status = max(status, _submission(cfg, summary, output_dir))
+    return status
+
+
+def _options(cfg: DictConfig, output_dir: Path) -> PredictOptions:
+    fmt = "jpg" if cfg.submission else cfg.format
+    if fmt not in FORMATS:
+        raise UsageError(f"format={fmt!r}: choose one of {list(FORMATS)}")
+    workers = cfg.num_workers
+    if workers == "auto":
+        workers = min(4, os.cpu_count() or 1)
+    return PredictOptions(
+        input_path=Path(cfg.input_dir),
+        output_dir=output_dir,
+        fmt=fmt,
+        overwrite=cfg.overwrite,
+        batch_size=cfg.batch_size,
+        num_workers=int(workers),
+        max_pixels=int(cfg.max_pixels),
+        jpeg_quality=cfg.jpeg_quality,
+        resize=SUBMISSION_SIZE if cfg.submission else None,
+        preview=cfg.preview,
+        progress=cfg.progress,
+    )
+
+
+def _stylizer(cfg: DictConfig, generator: LoadedGenerator) -> Stylizer:
+    try:
+        return Stylizer(
+            generator.module,
+            generator.size_multiple,
+            device=resolve_device(cfg.device),
+            precision=str(cfg.precision),
+            channels_last=cfg.channels_last,
+            tile_size=cfg.tile_size,
+            tile_overlap=cfg.tile_overlap,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def _report(summary: PredictSummary, output_dir: Path) -> int:
+    if summary.ignored:
+        examples = "; ".join(f"{name} ({reason})" for name, reason in summary.ignored[:5])
+        more = "; ..." if len(summary.ignored) > 5 else ""
+        print(f"ignored {len(summary.ignored)}: {examples}{more}")
+    if summary.skipped:
+        print(f"skipped {len(summary.skipped)} inputs whose output exists (overwrite=true redoes)")
+    if summary.failed:
+        print(f"{len(summary.failed)} failed:")
+        for name, reason in summary.failed:
+            print(f"  {name}: {reason}")
+    print(summary.line(output_dir))
+    if not summary.converted and not summary.skipped and not summary.failed:
+        print("no images found in the input", file=sys.stderr)
+        return 1
+    return 1 if summary.failed else 0
+
+
+def _write_preview(summary: PredictSummary, output_dir: Path) -> int:
+    if summary.preview is None or not summary.preview.pairs:
+        print("preview: no image was converted in this run, no contact sheet written")
+        return 0
+    if PurePosixPath(PREVIEW_NAME) in summary.outputs:
+        print(f"preview: {PREVIEW_NAME} is the output of an input; no contact sheet written")
+        return 1
+    path = output_dir / PREVIEW_NAME
+    write_image(np.asarray(summary.preview.render()), path, overwrite=True)
+    print(f"preview: {len(summary.preview.pairs)} inputs beside their outputs -> {path}")
+    return 0
+
+
+def _submission(cfg: DictConfig, summary: PredictSummary, output_dir: Path) -> int:
+    zip_path = Path(cfg.submission_zip)
+    files = [output_dir / relpath for relpath in sorted(summary.outputs)]
+    write_submission(files, zip_path)
+    report = validate_submission(zip_path, cfg.submission_min_images, cfg.submission_max_images)
+    for problem in report.problems[:20]:
+        print(f"  {problem}")
+    if len(report.problems) > 20:
+        print(f"  ... and {len(report.problems) - 20} more problems")
+    print(f"{report.line()} -> {zip_path}")
+    return 0 if report.ok else 1

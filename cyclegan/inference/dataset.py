@@ -1,0 +1,203 @@
+"""Decode prediction inputs in DataLoader workers and hand the model ready-made batches.
+
+Each worker walks the input (:func:`~cyclegan.inference.inputs.iter_inputs`) and takes every
+``num_workers``-th item, so every input is handled exactly once. Per item it works out the
+output path, skips it if that output already exists (unless ``overwrite``), checks the pixel
+count from the header before decoding, decodes, and groups consecutive images of the same padded
+size into a :class:`Batch` of up to ``batch_size`` reflect-padded ``uint8`` images. Images too
+large for one window travel alone as :class:`LargeImage` and are tiled by the main process.
+Everything that gives no image is an :class:`Outcome` naming the input and the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import torch
+from PIL import Image
+from torch.utils.data import IterableDataset, get_worker_info
+
+from cyclegan.data.images import BadImageError, decode_image
+from cyclegan.data.transforms import ImageTransform
+from cyclegan.inference.inputs import InputProblem, iter_inputs
+from cyclegan.inference.outputs import UnsafeNameError, output_relpath, resolve_output
+from cyclegan.inference.tiling import Box, needs_tiling, reflect_pad
+
+__all__ = ["Batch", "LargeImage", "Outcome", "PredictDataset", "pass_through"]
+
+
+@dataclass
+class Outcome:
+    """An input that produced no image in this run."""
+
+    status: Literal["skipped", "failed", "ignored"]
+    name: str
+    reason: str
+    output: PurePosixPath | None = None
+
+
+@dataclass
+class Batch:
+    """Images of one padded size: ``images`` is ``uint8`` ``[B, 3, H, W]``."""
+
+    names: list[str]
+    outputs: list[PurePosixPath]
+    boxes: list[Box]
+    images: torch.Tensor
+
+
+@dataclass
+class LargeImage:
+    """One image processed in windows (``uint8`` ``[3, H, W]``, not padded)."""
+
+    name: str
+    output: PurePosixPath
+    image: torch.Tensor
+
+
+@dataclass
+class _Pending:
+    shape: tuple[int, ...] = ()
+    names: list[str] = field(default_factory=list)
+    outputs: list[PurePosixPath] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    images: list[torch.Tensor] = field(default_factory=list)
+
+    def take(self) -> Batch:
+        batch = Batch(self.names, self.outputs, self.boxes, torch.stack(self.images))
+        self.names, self.outputs, self.boxes, self.images = [], [], [], []
+        return batch
+
+
+def pass_through(item: object) -> object:
+    """DataLoader ``collate_fn`` for already-batched items (picklable, unlike a lambda)."""
+    return item
+
+
+class PredictDataset(IterableDataset):
+    """Iterable of :class:`Batch`, :class:`LargeImage` and :class:`Outcome` for one input.
+
+    Args:
+        input_path: Folder, TFRecord file, zip or image.
+        output_dir: Output root (to skip inputs whose output exists).
+        fmt: Output format, ``jpg`` or ``png``.
+        overwrite: Process inputs even when their output exists.
+        size_multiple: The generator's size multiple (padding target).
+        tile_size: Images whose padded side exceeds this become :class:`LargeImage`.
+        batch_size: Most images per :class:`Batch`.
+        max_pixels: Images with more pixels are refused before decoding.
+        resize: Resize every image to ``resize x resize`` first (Kaggle submission), or None.
+    """
+
+    def __init__(
+        self,
+        input_path: Path,
+        output_dir: Path,
+        fmt: str,
+        overwrite: bool,
+        size_multiple: int,
+        tile_size: int,
+        batch_size: int,
+        max_pixels: int,
+        resize: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_path = input_path
+        self.output_dir = output_dir
+        self.fmt = fmt
+        self.overwrite = overwrite
+        self.size_multiple = size_multiple
+        self.tile_size = tile_size
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        self.resize = ImageTransform(resize, resize, augment=False) if resize else None
+
+    def __iter__(self) -> Iterator[Batch | LargeImage | Outcome]:
+        worker = get_worker_info()
+        rank, workers = (worker.id, worker.num_workers) if worker else (0, 1)
+        pending = _Pending()
+        for index, item in enumerate(iter_inputs(self.input_path)):
+            if index % workers != rank:
+                continue
+            if isinstance(item, InputProblem):
+                yield Outcome("ignored" if item.ignored else "failed", item.name, item.reason)
+                continue
+            result = self._prepare(item.name, item.data)
+            if isinstance(result, Outcome | LargeImage):
+                if isinstance(result, LargeImage) and pending.images:
+                    yield pending.take()
+                yield result
+                continue
+            relpath, image = result
+            padded, box = reflect_pad(image, self.size_multiple)
+            if pending.images and padded.shape != pending.shape:
+                yield pending.take()
+            pending.shape = padded.shape
+            pending.names.append(item.name)
+            pending.outputs.append(relpath)
+            pending.boxes.append(box)
+            pending.images.append(padded)
+            if len(pending.images) >= self.batch_size:
+                yield pending.take()
+        if pending.images:
+            yield pending.take()
+
+    def _prepare(
+        self, name: str, data: bytes
+    ) -> Outcome | LargeImage | tuple[PurePosixPath, torch.Tensor]:
+        try:
+            relpath = output_relpath(name, self.fmt)
+            target = resolve_output(self.output_dir, relpath)
+        except UnsafeNameError as error:
+            return Outcome("failed", name, str(error))
+        if not self.overwrite and target.exists():
+            return Outcome("skipped", name, f"output {relpath} exists (overwrite=false)", relpath)
+        size = header_size(data)
+        if size is not None and size[0] * size[1] > self.max_pixels:
+            width, height = size
+            shown = f"{width}x{height}" if width else f"{height:,} pixels"
+            return Outcome(
+                "failed",
+                name,
+                f"{shown} ({width * height / 1e6 if width else height / 1e6:.1f} MP) exceeds "
+                f"max_pixels={self.max_pixels:,}; raise max_pixels to process it in tiles",
+            )
+        try:
+            image = decode_image(data, name)
+        except BadImageError as error:
+            return Outcome("failed", name, str(error).removeprefix(f"{name}: "))
+        if self.resize is not None:
+            image = self.resize(image)
+        height, width = image.shape[-2:]
+        if needs_tiling(height, width, self.size_multiple, self.tile_size):
+            return LargeImage(name, relpath, image)
+        return relpath, image
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` read from the image header without decoding; None if unreadable.
+
+    Beyond twice Pillow's decompression-bomb limit only the pixel count is known: it is returned
+    as ``(0, pixels)``. Pillow's decompression-bomb warning is not raised here: the caller
+    compares the size with its own ``max_pixels`` and refuses the image with a message naming it.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError as error:
+        return 0, _pixels_from_message(str(error)) or 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+    except Exception:  # unreadable header: decode_image names the fault
+        return None
+
+
+def _pixels_from_message(message: str) -> int | None:
+    # Pillow: "Image size (N pixels) exceeds limit of M pixels, could be decompression bomb DOS"
+    digits = message.split("(", 1)[-1].split(" ", 1)[0]
+    return int(digits) if digits.isdigit() else None
