@@ -162,7 +162,7 @@ class ResumableDataLoader(DataLoader):
     def __len__(self) -> int:
         return len(self.sampler) // self.step_batch_size
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # splits fetched blocks
         blocks = super().__iter__()
         if self.steps_per_fetch == 1:
             yield from blocks
