@@ -2,9 +2,11 @@
 
 Both domains of the DataModule read the Kaggle photo shards (7,038 records), so every training
 step delivers ``2 x batch_size`` decoded, resized-if-needed, float32 images in [-1, 1]
-(``on_after_batch_transfer`` applied, as training sees them). Index validation (first run only,
-cached) is timed separately. The last row reads a 10x larger dataset (each shard linked 10
-times) for the same number of steps, to check that memory does not grow with the dataset.
+(``on_after_batch_transfer`` applied, as training sees them). CPU ms/img is the CPU time of
+the main process and the workers per image: on a machine shared with other jobs it varies less
+than img/s. Index validation (first run only, cached) is timed separately. The last row reads a
+10x larger dataset (each shard linked 10 times) for the same number of steps, to check that
+memory does not grow with the dataset.
 
 Run:  flock /tmp/bench.lock python benchmarks/data_throughput.py [--batch-sizes 1 16]
 """
@@ -12,7 +14,12 @@ Run:  flock /tmp/bench.lock python benchmarks/data_throughput.py [--batch-sizes 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,29 +32,29 @@ from cyclegan.data.datamodule import CycleGANDataModule
 PHOTOS = Path(__file__).resolve().parents[1] / "../shared/data/gan-getting-started/photo_tfrec"
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of ``pid`` and its child processes (DataLoader workers), in MiB."""
+def pss_mib(pid: int) -> float:
+    """Proportional set size of ``pid`` and its child processes (DataLoader workers), in MiB:
+    resident memory with pages shared between the processes counted once."""
     total = 0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        total += next(
-            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
-        )
+        pss = next(line for line in rollup.splitlines() if line.startswith("Pss:"))
+        total += int(pss.split()[1])
         pending.extend(int(child) for child in children)
     return total / 1024
 
 
 class PeakMemory:
-    """Samples the RSS of this process tree every 20 ms in a thread."""
+    """Samples the PSS of this process tree every 20 ms in a thread."""
 
     def __enter__(self) -> PeakMemory:
-        self.peak = rss_mib(os.getpid())
+        self.peak = pss_mib(os.getpid())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -55,11 +62,16 @@ class PeakMemory:
 
     def _run(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, rss_mib(os.getpid()))
+            self.peak = max(self.peak, pss_mib(os.getpid()))
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def make_root(base: Path, copies: int) -> Path:
@@ -87,21 +99,28 @@ def measure(root: Path, index_dir: Path, batch_size: int, workers: int, steps: i
     dm.setup()
     setup_s = time.perf_counter() - started
     loader = dm.train_dataloader()
+    children_before = _children_cpu_s()
     with PeakMemory() as memory:
         iterator = iter(loader)
         first = dm.on_after_batch_transfer(next(iterator), 0)  # worker start-up not timed
         started = time.perf_counter()
+        cpu_started = time.process_time()
         images = 0
         for batch in iterator:
             batch = dm.on_after_batch_transfer(batch, 0)
             images += sum(int(images_.shape[0]) for images_ in batch.values())
         elapsed = time.perf_counter() - started
+        main_cpu = time.process_time() - cpu_started
     assert first["photo"].dtype == torch.float32
-    del iterator, loader
+    del iterator, loader, first, batch
+    gc.collect()  # shuts the workers down, so their CPU time is accounted
+    time.sleep(0.5)
+    worker_cpu = _children_cpu_s() - children_before  # includes their start-up
     return {
         "records": dm.num_records("photo"),
         "setup_s": setup_s,
         "img_s": images / elapsed,
+        "cpu_ms": 1e3 * (main_cpu + worker_cpu) / images,
         "peak_mib": memory.peak,
     }
 
@@ -111,13 +130,19 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--images", type=int, default=14076, help="images per measurement")
+    parser.add_argument("--row", nargs=4, help=argparse.SUPPRESS)  # root index batch workers
     args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.row:  # one measurement, in a fresh process so rows do not share memory
+        root, index_dir, batch_size, workers = args.row
+        steps = args.images // (2 * int(batch_size))
+        print(
+            json.dumps(measure(Path(root), Path(index_dir), int(batch_size), int(workers), steps))
+        )
+        return
     if not PHOTOS.is_dir():
         raise SystemExit(f"Kaggle photo TFRecords not found at {PHOTOS}")
-    torch.set_num_threads(1)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads 1, data {PHOTOS}")
-    columns = ("dataset", 8), ("records", 8), ("batch", 5), ("workers", 7), ("img/s", 8)
-    print(" ".join(name.rjust(width) for name, width in columns), "peak RSS MiB")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         roots = {1: make_root(base, 1), 10: make_root(base, 10)}
@@ -125,15 +150,19 @@ def main() -> None:
         started = time.perf_counter()
         CycleGANDataModule(str(roots[1]), index_dir=str(index_dir)).setup()
         took = time.perf_counter() - started
-        print(f"(first-run validation and indexing of the 7,038 records: {took:.1f} s)")
+        print(f"first-run validation and indexing of the 7,038 records: {took:.1f} s")
+        columns = ("dataset", 8), ("records", 8), ("batch", 5), ("workers", 7), ("img/s", 8)
+        print(" ".join(name.rjust(width) for name, width in columns), "CPU ms/img  peak PSS MiB")
         runs = [(1, b, w) for b in args.batch_sizes for w in args.workers]
         runs.append((10, args.batch_sizes[0], max(args.workers)))
         for copies, batch_size, workers in runs:
-            steps = args.images // (2 * batch_size)
-            row = measure(roots[copies], index_dir, batch_size, workers, steps)
+            command = [sys.executable, __file__, "--images", str(args.images), "--row"]
+            command += [str(roots[copies]), str(index_dir), str(batch_size), str(workers)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            row = json.loads(output.splitlines()[-1])
             print(
                 f"{f'{copies}x':>8} {row['records']:>8} {batch_size:>5} {workers:>7} "
-                f"{row['img_s']:>8.0f} {row['peak_mib']:>12.0f}"
+                f"{row['img_s']:>8.0f} {row['cpu_ms']:>10.3f} {row['peak_mib']:>12.0f}"
             )
 
 

@@ -123,3 +123,35 @@ def test_too_few_records_for_one_step(root: Path) -> None:
     dm = make(root, batch_size=4)
     with pytest.raises(ValueError, match="epoch_length=min: the monet domain has 6 records"):
         dm.train_dataloader_for(rank=0, world_size=2)
+
+
+CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
+
+
+@pytest.mark.parametrize("name", ["kaggle", "demo", "folder"])
+def test_data_configs_instantiate(name: str) -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name=name, overrides=["root=somewhere"])
+    dm = instantiate(cfg)
+    assert isinstance(dm, CycleGANDataModule)
+    assert dm.image_size == (64 if name == "demo" else 256)
+    assert dm.build_demo == (name == "demo")
+
+
+@pytest.mark.slow
+def test_demo_config_builds_its_data_on_first_use(tmp_path: Path) -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="demo", overrides=[f"root={tmp_path / 'demo'}", "num_workers=0"])
+    dm = instantiate(cfg)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert (dm.num_records("photo"), dm.num_records("monet")) == (120, 60)
+    assert dm.steps_per_epoch == 60
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["photo"].shape == batch["monet"].shape == (1, 3, 64, 64)

@@ -40,6 +40,7 @@ LAYOUTS = (("photo_tfrec", "monet_tfrec"), ("photo_jpg", "monet_jpg"), ("trainB"
 EPOCH_LENGTHS = ("min", "max")
 BAD_RECORD_POLICIES = ("error", "skip")
 _SHOWN_BAD = 5
+FETCH_IMAGES = 16  # images per domain a DataLoader worker assembles per fetch (whole steps)
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -141,7 +142,7 @@ class CycleGANDataModule(LightningDataModule):
             from cyclegan.data.demo import build_demo_dataset
 
             build_demo_dataset(self.root)
-        self._load_indexes()
+        self.indexes = self._load_indexes()  # setup() loads them on the other processes
 
     def setup(self, stage: str | None = None) -> None:
         """Load the (cached) indexes and apply the ``on_bad_record`` policy."""
@@ -192,11 +193,14 @@ class CycleGANDataModule(LightningDataModule):
             self.seed,
         )
         self._train_sampler = sampler
+        steps_per_fetch = 1 if self.num_workers == 0 else -(-FETCH_IMAGES // self.batch_size)
         return ResumableDataLoader(
             dataset,
-            batch_size=self.batch_size,
+            step_batch_size=self.batch_size,
+            steps_per_fetch=steps_per_fetch,
+            batch_size=self.batch_size * steps_per_fetch,
             sampler=sampler,
-            drop_last=True,
+            drop_last=False,  # the sampler yields whole steps only
             collate_fn=collate_pairs,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
