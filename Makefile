@@ -8,7 +8,7 @@ TORCH  := torch==2.14.1 torchvision==0.29.1
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train predict evaluate test test-fast lint format tensorboard bench-eval clean
+.PHONY: help install demo train predict evaluate test test-fast lint format tensorboard bench-data bench-eval clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ format: install ## Apply ruff's fixes and formatting
 LOGDIR ?= outputs
 tensorboard: install ## TensorBoard on outputs/ (or LOGDIR=...)
 	$(BIN)/tensorboard --logdir $(LOGDIR)
+
+bench-data: install ## Data loader throughput (img/s) and memory on the Kaggle photo TFRecords
+	$(BIN)/python benchmarks/data_throughput.py
 
 bench-eval: install ## Inception feature throughput and full-evaluation wall time
 	$(BIN)/python benchmarks/eval_throughput.py
