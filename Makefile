@@ -5,10 +5,13 @@ BIN    := $(VENV)/bin
 # torch is pinned here (and in .ci/run) rather than in pyproject.toml, which allows the range
 # that the XLA environment (torch 2.9.0) needs too.
 TORCH  := torch==2.14.1 torchvision==0.29.1
+# The XLA test environment: torch-xla 2.9.0 needs exactly torch 2.9.0.
+VENV_XLA ?= .venv-xla
+TORCH_XLA := torch==2.9.0 torchvision==0.24.0 torch-xla==2.9.0
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train predict evaluate test test-fast lint format tensorboard bench-data bench-eval clean
+.PHONY: help install demo train predict evaluate test test-fast test-xla lint format tensorboard bench-data bench-eval clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +49,15 @@ test: install ## Run the whole test suite (the command CI runs)
 
 test-fast: install ## Run the tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
+
+$(VENV_XLA)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV_XLA)
+	$(VENV_XLA)/bin/python -m pip install -q --upgrade pip
+	$(VENV_XLA)/bin/python -m pip install -q $(TORCH_XLA) -e '.[dev]'
+	touch $@
+
+test-xla: $(VENV_XLA)/.installed ## Run the XLA tests on the CPU (own venv with torch-xla)
+	PJRT_DEVICE=CPU $(VENV_XLA)/bin/python -m pytest -m xla tests/test_xla.py
 
 lint: install ## ruff (lint + format check) and mypy on cyclegan/
 	$(BIN)/ruff check .

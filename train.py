@@ -10,7 +10,7 @@ import hydra
 from omegaconf import DictConfig
 
 import cyclegan.config  # noqa: F401  (registers the config resolvers)
-from cyclegan.training import train
+from cyclegan.training import TrainerConfigError, train
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except FileNotFoundError as err:  # missing data or checkpoint: say what and where
+    except (FileNotFoundError, TrainerConfigError) as err:
+        # Missing data or checkpoint, or an accelerator that is not here: say what and where.
         log.error("%s", err)
         sys.exit(2)
 

@@ -4,10 +4,40 @@ import logging
 from pathlib import Path
 
 import lightning as L
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
+
+
+class TrainerConfigError(ValueError):
+    """Lightning cannot build the Trainer as configured (an accelerator that is not present, a
+    precision it does not support, ...); the message is Lightning's, with the settings."""
+
+
+def build_trainer(cfg: DictConfig, **kwargs: object) -> L.Trainer:
+    """Instantiate ``cfg.trainer`` with ``kwargs`` (callbacks, logger).
+
+    Raises:
+        TrainerConfigError: Lightning rejected the accelerator, devices, strategy or precision,
+            e.g. ``accelerator=tpu`` without TPU cores or without torch-xla.
+    """
+    try:
+        return instantiate(cfg.trainer, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if not isinstance(cause, MisconfigurationException | ModuleNotFoundError | ValueError):
+            raise
+        settings = ", ".join(
+            f"{key}={cfg.trainer.get(key)}"
+            for key in ("accelerator", "devices", "strategy", "precision")
+        )
+        raise TrainerConfigError(
+            f"Lightning cannot train with trainer {settings} here: {cause}\n"
+            "Choose another accelerator with accelerator=cpu|gpu|tpu|auto (see conf/accelerator/)."
+        ) from cause
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule, L.Trainer]:
@@ -16,7 +46,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule, L.
     module: L.LightningModule = instantiate(cfg.module)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    trainer = build_trainer(cfg, callbacks=callbacks, logger=logger)
     return module, datamodule, trainer
 
 
