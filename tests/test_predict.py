@@ -383,3 +383,35 @@ def test_real_kaggle_photos_in_a_tfrecord(tmp_path: Path, ckpt: Path) -> None:
     assert run(cfg) == 0
     outputs_written = list((tmp_path / "out").glob("*.jpg"))
     assert len(outputs_written) == int(shard.stem.split("-")[1])
+
+
+def test_zip_input_members_are_converted_or_reported(
+    tmp_path: Path, ckpt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive_path = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("trip/a.jpg", encoded(photo(32, 32, 1)))
+        archive.writestr("../evil.jpg", encoded(photo(32, 32, 2)))
+        archive.writestr("__MACOSX/trip/._a.jpg", b"resource fork")
+        archive.writestr("list.csv", b"a,b")
+        archive.writestr("broken.jpg", encoded(photo(32, 32, 3)))
+    # Damage the stored bytes of broken.jpg so its CRC check fails on reading.
+    data = bytearray(archive_path.read_bytes())
+    with zipfile.ZipFile(archive_path) as archive:
+        info = archive.getinfo("broken.jpg")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF
+    archive_path.write_bytes(bytes(data))
+
+    cfg = compose_predict(ckpt=ckpt, input_dir=archive_path, output_dir=tmp_path / "out")
+    assert run(cfg) == 1
+    printed = capsys.readouterr().out
+    assert "1 converted, 0 skipped, 2 failed, 2 ignored" in printed
+    assert "../evil.jpg: name '../evil.jpg' contains '..'" in printed
+    assert "broken.jpg: " in printed
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jpg")) == [
+        "out/trip/a.jpg"
+    ]
+    with pytest.raises(ValueError, match="list.csv: not a folder, TFRecord file, zip"):
+        (tmp_path / "list.csv").write_text("a,b")
+        run(compose_predict(ckpt=ckpt, input_dir=tmp_path / "list.csv"))

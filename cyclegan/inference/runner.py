@@ -23,7 +23,9 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from cyclegan.data.images import BadImageError
 from cyclegan.inference.dataset import Batch, LargeImage, Outcome, PredictDataset, pass_through
+from cyclegan.inference.inputs import check_input
 from cyclegan.inference.outputs import write_image
 from cyclegan.inference.preview import ContactSheet
 from cyclegan.inference.stylizer import Stylizer
@@ -164,6 +166,7 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
         raise ValueError(f"batch_size must be at least 1, got {options.batch_size}")
     if options.num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {options.num_workers}")
+    check_input(options.input_path)
     options.output_dir.mkdir(parents=True, exist_ok=True)
     dataset = PredictDataset(
         options.input_path,
@@ -181,7 +184,7 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
         batch_size=None,
         collate_fn=pass_through,
         num_workers=options.num_workers,
-        prefetch_factor=4 if options.num_workers else None,
+        prefetch_factor=2 if options.num_workers else None,
     )
     start = time.perf_counter()
     bar = tqdm(desc="stylizing", unit="img", disable=not options.progress, dynamic_ncols=True)
@@ -236,11 +239,16 @@ def _stylize_large(
     if not run.claim(item.name, item.output):
         return
     try:
-        result = stylizer.stylize(item.image)
+        image = item.decode()
+    except BadImageError as error:
+        run.fail(item.name, str(error).removeprefix(f"{item.name}: "))
+        return
+    try:
+        result = stylizer.stylize(image)
     except (RuntimeError, ValueError) as error:
         run.fail(item.name, f"generator failed: {error}")
         return
-    _add_preview(run.summary, item.image, result)
+    _add_preview(run.summary, image, result)
     run.write(pool, item.name, item.output, result)
 
 
