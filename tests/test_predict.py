@@ -412,6 +412,6 @@ def test_zip_input_members_are_converted_or_reported(
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jpg")) == [
         "out/trip/a.jpg"
     ]
+    (tmp_path / "list.csv").write_text("a,b")
     with pytest.raises(ValueError, match="list.csv: not a folder, TFRecord file, zip"):
-        (tmp_path / "list.csv").write_text("a,b")
         run(compose_predict(ckpt=ckpt, input_dir=tmp_path / "list.csv"))
