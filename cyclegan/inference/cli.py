@@ -115,7 +115,7 @@ def _report(summary: PredictSummary, output_dir: Path) -> int:
         print(f"skipped {len(summary.skipped)} inputs whose output exists (overwrite=true redoes)")
     if summary.failed:
         print(f"{len(summary.failed)} failed:")
-        for name, reason in summary.failed:
+        for name, reason in sorted(summary.failed):
             print(f"  {name}: {reason}")
     print(summary.line(output_dir))
     if not summary.converted and not summary.skipped and not summary.failed:
