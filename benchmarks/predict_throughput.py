@@ -6,9 +6,10 @@ For each generator (U-Net-256 and ResNet-9 at full width, randomly initialised: 
 depend on the weights) it stylizes the photos twice, into fresh folders:
 
 - ``default``: ``conf/predict.yaml`` as shipped (bf16 weights and activations, batch 8,
-  channels_last with group-norm instance norms, decoding in 2 DataLoader workers, encoding in 2
-  writer threads);
-- ``naive``: float32, batch 1, contiguous (NCHW) tensors, decoding in the main process.
+  channels_last with group-norm instance norms, ``num_workers=auto`` decoding processes (none
+  on up to 4 CPUs), encoding in 2 writer threads);
+- ``batch2``: the default with ``batch_size=2`` (the ResNet's best batch on a 2-core CPU);
+- ``naive``: float32, batch 1, contiguous (NCHW) tensors, everything in the main thread.
 
 It prints seconds per image and images per second, then how far bf16 outputs are from float32
 outputs (uint8 levels, before JPEG encoding) on the first images. Run it on a quiet machine,
@@ -18,8 +19,6 @@ e.g. ``flock /tmp/bench.lock python benchmarks/predict_throughput.py``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import shutil
 import sys
@@ -37,7 +36,8 @@ sys.path.insert(0, str(REPO))
 from cyclegan.data.images import decode_image  # noqa: E402
 from cyclegan.data.sources import iter_records  # noqa: E402
 from cyclegan.inference.checkpoint import load_generator  # noqa: E402
-from cyclegan.inference.cli import run  # noqa: E402
+from cyclegan.inference.cli import make_options, make_stylizer  # noqa: E402
+from cyclegan.inference.runner import predict  # noqa: E402
 from cyclegan.inference.stylizer import Stylizer  # noqa: E402
 
 GENERATORS = {
@@ -47,7 +47,14 @@ GENERATORS = {
 TARGETS = {"unet": 0.032, "resnet": 0.10}
 MODES = {
     "default": {},
-    "naive": {"precision": 32, "batch_size": 1, "channels_last": False, "num_workers": 0},
+    "batch2": {"batch_size": 2},
+    "naive": {
+        "precision": 32,
+        "batch_size": 1,
+        "channels_last": False,
+        "num_workers": 0,
+        "writer_threads": 0,
+    },
 }
 
 
@@ -61,20 +68,26 @@ def write_checkpoint(path: Path, config: dict) -> None:
     torch.save({"state_dict": state, "hyper_parameters": {"generator": config}}, path)
 
 
-def time_predict(ckpt: Path, images: Path, output_dir: Path, overrides: dict) -> float:
-    """Seconds per image for one ``predict.py`` run (composed config, no subprocess)."""
+def time_predict(
+    ckpt: Path, images: Path, output_dir: Path, overrides: dict
+) -> tuple[float, float]:
+    """Seconds per image of one ``predict.py`` run, without and with loading the checkpoint.
+
+    The first number covers read, decode, infer, encode and write (what grows with the number
+    of images); the second adds the one-off loading of the checkpoint and setting up the model.
+    """
     items = [f"ckpt={ckpt}", f"input_dir={images}", f"output_dir={output_dir}", "progress=false"]
     items += [f"{key}={value}" for key, value in overrides.items()]
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="predict", overrides=items)
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        status = run(cfg)
-    seconds = time.perf_counter() - start
-    count = len(list(output_dir.rglob("*.jpg")))
-    if status != 0 or count == 0:
-        raise RuntimeError(f"prediction failed (status {status}, {count} outputs)")
-    return seconds / count
+    generator = load_generator(cfg.ckpt, cfg.direction)
+    stylizer = make_stylizer(cfg, generator)
+    summary = predict(stylizer, make_options(cfg, output_dir))
+    total = time.perf_counter() - start
+    if summary.failed or not summary.converted:
+        raise RuntimeError(f"prediction failed: {summary.line()} {summary.failed[:3]}")
+    return summary.seconds / summary.converted, total / summary.converted
 
 
 def bf16_difference(ckpt: Path, images: Path, count: int = 16) -> tuple[float, float, float]:
@@ -132,20 +145,28 @@ def main() -> None:
             ckpt = work / f"{name}.ckpt"
             write_checkpoint(ckpt, GENERATORS[name])
             for mode in args.modes:
-                per_image = time_predict(ckpt, images, work / f"{name}-{mode}", MODES[mode])
-                rows.append((name, mode, per_image))
+                per_image, with_load = time_predict(
+                    ckpt, images, work / f"{name}-{mode}", MODES[mode]
+                )
+                rows.append((name, mode, per_image, with_load))
                 print(f"  {name:7s} {mode:8s} {per_image:.4f} s/img", flush=True)
             differences[name] = bf16_difference(ckpt, images)
 
         print()
-        print("| generator | path    |  s/img | img/s | target s/img | speed-up vs naive |")
-        print("|-----------|---------|-------:|------:|-------------:|------------------:|")
-        naive = {name: s for name, mode, s in rows if mode == "naive"}
-        for name, mode, per_image in rows:
+        print(
+            "| generator | path    |  s/img | img/s | s/img incl. loading | target s/img "
+            "| speed-up vs naive |"
+        )
+        print(
+            "|-----------|---------|-------:|------:|--------------------:|-------------:"
+            "|------------------:|"
+        )
+        naive = {name: s for name, mode, s, _ in rows if mode == "naive"}
+        for name, mode, per_image, with_load in rows:
             speedup = f"{naive[name] / per_image:.1f}x" if name in naive else "-"
             print(
                 f"| {name:9s} | {mode:7s} | {per_image:6.4f} | {1 / per_image:5.1f} | "
-                f"{TARGETS[name]:12.3f} | {speedup:>17s} |"
+                f"{with_load:19.4f} | {TARGETS[name]:12.3f} | {speedup:>17s} |"
             )
         print()
         print("bf16 vs float32 outputs (uint8 levels, 16 images, before JPEG encoding):")

@@ -415,3 +415,13 @@ def test_zip_input_members_are_converted_or_reported(
     (tmp_path / "list.csv").write_text("a,b")
     with pytest.raises(ValueError, match="list.csv: not a folder, TFRecord file, zip"):
         run(compose_predict(ckpt=ckpt, input_dir=tmp_path / "list.csv"))
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(1, 0), (2, 0), (4, 0), (8, 2), (64, 4)])
+def test_auto_workers_leave_small_cpus_to_the_generator(
+    monkeypatch: pytest.MonkeyPatch, cpus: int, workers: int
+) -> None:
+    from cyclegan.inference.cli import auto_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    assert auto_workers("cpu") == workers

@@ -15,9 +15,11 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
 import torch
 from torch.utils.data import DataLoader
@@ -32,8 +34,8 @@ from cyclegan.inference.stylizer import Stylizer
 
 __all__ = ["PredictOptions", "PredictSummary", "predict"]
 
-_WRITER_THREADS = 2
 _MAX_PENDING_WRITES = 64
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +53,7 @@ class PredictOptions:
     resize: int | None = None
     preview: int = 0
     progress: bool = True
+    writer_threads: int = 2
 
 
 @dataclass
@@ -84,6 +87,18 @@ class PredictSummary:
             f"{self.converted} converted, {len(self.skipped)} skipped, {len(self.failed)} failed"
             f"{ignored} in {self.seconds:.1f} s{rate}{where}"
         )
+
+
+class _InlineExecutor(Executor):
+    """Runs each task at once in the calling thread (``writer_threads=0``)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # delivered through the future, like a thread pool does
+            future.set_exception(error)
+        return future
 
 
 class _Run:
@@ -126,9 +141,7 @@ class _Run:
             self.summary.outputs.append(item.output)
             self.bar.update(1)
 
-    def write(
-        self, pool: ThreadPoolExecutor, name: str, output: PurePosixPath, image: torch.Tensor
-    ) -> None:
+    def write(self, pool: Executor, name: str, output: PurePosixPath, image: torch.Tensor) -> None:
         future = pool.submit(
             write_image,
             image,
@@ -189,7 +202,12 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
     start = time.perf_counter()
     bar = tqdm(desc="stylizing", unit="img", disable=not options.progress, dynamic_ncols=True)
     run = _Run(options, bar)
-    with bar, ThreadPoolExecutor(_WRITER_THREADS, thread_name_prefix="write") as pool:
+    pool: Executor = (
+        ThreadPoolExecutor(options.writer_threads, thread_name_prefix="write")
+        if options.writer_threads > 0
+        else _InlineExecutor()
+    )
+    with bar, pool:
         try:
             for item in loader:
                 if isinstance(item, Outcome):
@@ -205,7 +223,7 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
     return run.summary
 
 
-def _stylize_batch(run: _Run, pool: ThreadPoolExecutor, stylizer: Stylizer, batch: Batch) -> None:
+def _stylize_batch(run: _Run, pool: Executor, stylizer: Stylizer, batch: Batch) -> None:
     keep = [
         i for i, pair in enumerate(zip(batch.names, batch.outputs, strict=True)) if run.claim(*pair)
     ]
@@ -233,9 +251,7 @@ def _forward(
         return []
 
 
-def _stylize_large(
-    run: _Run, pool: ThreadPoolExecutor, stylizer: Stylizer, item: LargeImage
-) -> None:
+def _stylize_large(run: _Run, pool: Executor, stylizer: Stylizer, item: LargeImage) -> None:
     if not run.claim(item.name, item.output):
         return
     try:
