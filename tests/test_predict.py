@@ -425,3 +425,29 @@ def test_auto_workers_leave_small_cpus_to_the_generator(
 
     monkeypatch.setattr(os, "cpu_count", lambda: cpus)
     assert auto_workers("cpu") == workers
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims ``width x height`` pixels but holds no image data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_decompression_bombs_are_refused_from_the_header(
+    tmp_path: Path, ckpt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "in" / "bomb.png", _png_header_only(30000, 30000))  # 900 MP, 67 bytes
+    _write(tmp_path / "in" / "big.png", _png_header_only(12000, 12000))  # over max_pixels
+    cfg = compose_predict(ckpt=ckpt, input_dir=tmp_path / "in", output_dir=tmp_path / "out")
+    assert run(cfg) == 1
+    printed = capsys.readouterr().out
+    assert "bomb.png: 900.0 megapixels exceeds max_pixels=80,000,000" in printed
+    assert "big.png: 12000x12000 = 144.0 megapixels exceeds max_pixels=80,000,000" in printed
