@@ -30,8 +30,8 @@ def test_reflect_pad_reaches_the_multiple_and_the_box_recovers_the_image(
 
 def test_reflect_pad_matches_numpy_reflect_and_keeps_mirroring_past_the_edge() -> None:
     image = torch.arange(3 * 5 * 6, dtype=torch.uint8).reshape(3, 5, 6)
-    padded, (top, left, _, _) = reflect_pad(image, 8)
-    pad = ((0, 0), (top, 8 - 5 - top), (left, 8 - 6 - left))
+    padded, (top, left, _, _) = reflect_pad(image, 16)  # pads wider than the image
+    pad = ((0, 0), (top, 16 - 5 - top), (left, 16 - 6 - left))
     assert np.array_equal(padded.numpy(), np.pad(image.numpy(), pad, mode="reflect"))
     # A 3-pixel row padded to 32 reflects back and forth: 0 1 2 1 0 1 2 ...
     row = torch.tensor([[[0, 1, 2]]], dtype=torch.uint8)
@@ -120,3 +120,18 @@ def test_a_2000x3000_photo_is_tiled_without_seams() -> None:
     assert out.shape == image.shape
     assert _step_at_joins(out, _joins(3000, 1024, 128)) < 1.0
     assert _step_at_joins(out.transpose(1, 2), _joins(2000, 1024, 128)) < 1.0
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_channels_last_instance_norm_is_instance_norm(affine: bool) -> None:
+    from torch import nn
+
+    from cyclegan.inference.stylizer import ChannelsLastInstanceNorm
+
+    norm = nn.InstanceNorm2d(6, affine=affine)
+    if affine:
+        nn.init.normal_(norm.weight)
+        nn.init.normal_(norm.bias)
+    x = (torch.randn(3, 6, 10, 12) * 3 + 1).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.allclose(ChannelsLastInstanceNorm(norm)(x), norm(x), atol=1e-5)

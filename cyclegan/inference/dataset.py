@@ -5,7 +5,8 @@ Each worker walks the input (:func:`~cyclegan.inference.inputs.iter_inputs`) and
 output path, skips it if that output already exists (unless ``overwrite``), checks the pixel
 count from the header before decoding, decodes, and groups consecutive images of the same padded
 size into a :class:`Batch` of up to ``batch_size`` reflect-padded ``uint8`` images. Images too
-large for one window travel alone as :class:`LargeImage` and are tiled by the main process.
+large for one window travel alone, still encoded, as :class:`LargeImage` and are decoded and
+tiled by the main process.
 Everything that gives no image is an :class:`Outcome` naming the input and the reason.
 """
 
@@ -53,11 +54,25 @@ class Batch:
 
 @dataclass
 class LargeImage:
-    """One image processed in windows (``uint8`` ``[3, H, W]``, not padded)."""
+    """One image processed in windows. It travels encoded (``data``), to be decoded by the main
+    process just before tiling, so that large images do not pile up decoded in the workers'
+    queues; ``image`` (``uint8`` ``[3, H, W]``) is set instead when the header was unreadable
+    and the size only known after decoding."""
 
     name: str
     output: PurePosixPath
-    image: torch.Tensor
+    data: bytes | None = None
+    image: torch.Tensor | None = None
+
+    def decode(self) -> torch.Tensor:
+        """The image as ``uint8`` ``[3, H, W]``.
+
+        Raises:
+            BadImageError: If the bytes do not decode.
+        """
+        if self.image is not None:
+            return self.image
+        return decode_image(self.data or b"", self.name)
 
 
 @dataclass
@@ -157,16 +172,21 @@ class PredictDataset(IterableDataset):
             return Outcome("failed", name, str(error))
         if not self.overwrite and target.exists():
             return Outcome("skipped", name, f"output {relpath} exists (overwrite=false)", relpath)
-        size = header_size(data)
-        if size is not None and size[0] * size[1] > self.max_pixels:
-            width, height = size
-            shown = f"{width}x{height}" if width else f"{height:,} pixels"
+        header = header_size(data)
+        if header is not None and header.pixels > self.max_pixels:
             return Outcome(
                 "failed",
                 name,
-                f"{shown} ({width * height / 1e6 if width else height / 1e6:.1f} MP) exceeds "
-                f"max_pixels={self.max_pixels:,}; raise max_pixels to process it in tiles",
+                f"{header} exceeds max_pixels={self.max_pixels:,}; raise max_pixels to process "
+                "it in tiles",
             )
+        if (
+            header is not None
+            and header.width
+            and self.resize is None
+            and needs_tiling(header.height, header.width, self.size_multiple, self.tile_size)
+        ):
+            return LargeImage(name, relpath, data=data)  # decoded by the main process
         try:
             image = decode_image(data, name)
         except BadImageError as error:
@@ -175,26 +195,42 @@ class PredictDataset(IterableDataset):
             image = self.resize(image)
         height, width = image.shape[-2:]
         if needs_tiling(height, width, self.size_multiple, self.tile_size):
-            return LargeImage(name, relpath, image)
+            return LargeImage(name, relpath, image=image)
         return relpath, image
 
 
-def header_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` read from the image header without decoding; None if unreadable.
+@dataclass(frozen=True)
+class Header:
+    """Image size read from the header (``width`` and ``height`` are 0 when only the pixel
+    count is known)."""
 
-    Beyond twice Pillow's decompression-bomb limit only the pixel count is known: it is returned
-    as ``(0, pixels)``. Pillow's decompression-bomb warning is not raised here: the caller
-    compares the size with its own ``max_pixels`` and refuses the image with a message naming it.
+    width: int
+    height: int
+    pixels: int
+
+    def __str__(self) -> str:
+        size = f"{self.width}x{self.height} = " if self.width else ""
+        return f"{size}{self.pixels / 1e6:.1f} megapixels"
+
+
+def header_size(data: bytes) -> Header | None:
+    """The image size read from its header, without decoding; None if unreadable.
+
+    Pillow's decompression-bomb warning is not raised here: the caller compares the size with
+    its own ``max_pixels`` and refuses the image with a message naming it. Beyond twice Pillow's
+    limit only the pixel count is known.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                return image.size
+                width, height = image.size
     except Image.DecompressionBombError as error:
-        return 0, _pixels_from_message(str(error)) or 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+        pixels = _pixels_from_message(str(error)) or 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+        return Header(0, 0, pixels)
     except Exception:  # unreadable header: decode_image names the fault
         return None
+    return Header(width, height, width * height)
 
 
 def _pixels_from_message(message: str) -> int | None:

@@ -24,7 +24,7 @@ from cyclegan.data.images import is_image_file
 from cyclegan.data.records import is_tfrecord_file, parse_example, scan_tfrecord_tolerant
 from cyclegan.data.sources import ImageRecord, record_name
 
-__all__ = ["MAX_FILE_BYTES", "InputProblem", "iter_inputs"]
+__all__ = ["MAX_FILE_BYTES", "InputProblem", "check_input", "iter_inputs"]
 
 MAX_FILE_BYTES = 1 << 30
 """Image files or zip members larger than this (1 GiB) are refused before being read."""
@@ -60,21 +60,37 @@ def iter_inputs(path: str | Path) -> Iterator[ImageRecord | InputProblem]:
         ValueError: If ``path`` is a file of an unsupported kind.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"input {path}: no such file or folder")
+    check_input(path)
     if path.is_dir():
         yield from _iter_folder(path)
     elif is_tfrecord_file(path):
         yield from _iter_tfrecord(path, PurePosixPath())
     elif path.suffix.lower() == ".zip":
         yield from _iter_zip(path)
-    elif is_image_file(path):
-        yield _read_file(path, path.name)
     else:
+        yield _read_file(path, path.name)
+
+
+def check_input(path: Path) -> None:
+    """Raise the errors :func:`iter_inputs` would raise at its start (call before any worker).
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If ``path`` is a file of an unsupported kind or a damaged zip.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"input {path}: no such file or folder")
+    if path.is_dir() or is_tfrecord_file(path) or is_image_file(path):
+        return
+    if path.suffix.lower() != ".zip":
         raise ValueError(
             f"input {path}: not a folder, TFRecord file, zip archive or image file "
             f"(suffix {path.suffix!r})"
         )
+    try:
+        zipfile.ZipFile(path).close()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"input {path}: damaged zip archive: {error}") from error
 
 
 def _iter_folder(root: Path) -> Iterator[ImageRecord | InputProblem]:
@@ -94,6 +110,9 @@ def _iter_folder(root: Path) -> Iterator[ImageRecord | InputProblem]:
             problems.append(InputProblem(where, "link to a folder already read", ignored=True))
             continue
         seen.add(real)
+        for hidden in sorted(d for d in dirnames if d.startswith(".")):
+            where = Path(dirpath, hidden).relative_to(root).as_posix() + "/"
+            problems.append(InputProblem(where, "hidden folder", ignored=True))
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for filename in filenames:
             file = Path(dirpath, filename)
@@ -145,6 +164,11 @@ def _iter_tfrecord(file: Path, folder: PurePosixPath) -> Iterator[ImageRecord | 
         yield InputProblem(label, f"cannot read TFRecord file: {error.strerror or error}")
 
 
+def _hidden(part: str) -> bool:
+    """Hidden file or folder name (``..`` is not hidden: such names are refused as unsafe)."""
+    return (part.startswith(".") and part not in (".", "..")) or part == "__MACOSX"
+
+
 def _iter_zip(path: Path) -> Iterator[ImageRecord | InputProblem]:
     try:
         archive = zipfile.ZipFile(path)
@@ -155,7 +179,7 @@ def _iter_zip(path: Path) -> Iterator[ImageRecord | InputProblem]:
             member = PurePosixPath(info.filename)
             if info.is_dir():
                 continue
-            if any(p.startswith(".") or p == "__MACOSX" for p in member.parts):
+            if any(_hidden(part) for part in member.parts):
                 yield InputProblem(info.filename, "hidden file", ignored=True)
             elif not is_image_file(member.name):
                 yield InputProblem(info.filename, "not an image file (extension)", ignored=True)

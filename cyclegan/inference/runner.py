@@ -15,23 +15,27 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from cyclegan.data.images import BadImageError
 from cyclegan.inference.dataset import Batch, LargeImage, Outcome, PredictDataset, pass_through
+from cyclegan.inference.inputs import check_input
 from cyclegan.inference.outputs import write_image
 from cyclegan.inference.preview import ContactSheet
 from cyclegan.inference.stylizer import Stylizer
 
 __all__ = ["PredictOptions", "PredictSummary", "predict"]
 
-_WRITER_THREADS = 2
 _MAX_PENDING_WRITES = 64
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +53,7 @@ class PredictOptions:
     resize: int | None = None
     preview: int = 0
     progress: bool = True
+    writer_threads: int = 2
 
 
 @dataclass
@@ -82,6 +87,18 @@ class PredictSummary:
             f"{self.converted} converted, {len(self.skipped)} skipped, {len(self.failed)} failed"
             f"{ignored} in {self.seconds:.1f} s{rate}{where}"
         )
+
+
+class _InlineExecutor(Executor):
+    """Runs each task at once in the calling thread (``writer_threads=0``)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:  # delivered through the future, like a thread pool does
+            future.set_exception(error)
+        return future
 
 
 class _Run:
@@ -124,9 +141,7 @@ class _Run:
             self.summary.outputs.append(item.output)
             self.bar.update(1)
 
-    def write(
-        self, pool: ThreadPoolExecutor, name: str, output: PurePosixPath, image: torch.Tensor
-    ) -> None:
+    def write(self, pool: Executor, name: str, output: PurePosixPath, image: torch.Tensor) -> None:
         future = pool.submit(
             write_image,
             image,
@@ -164,6 +179,7 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
         raise ValueError(f"batch_size must be at least 1, got {options.batch_size}")
     if options.num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {options.num_workers}")
+    check_input(options.input_path)
     options.output_dir.mkdir(parents=True, exist_ok=True)
     dataset = PredictDataset(
         options.input_path,
@@ -181,12 +197,17 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
         batch_size=None,
         collate_fn=pass_through,
         num_workers=options.num_workers,
-        prefetch_factor=4 if options.num_workers else None,
+        prefetch_factor=2 if options.num_workers else None,
     )
     start = time.perf_counter()
     bar = tqdm(desc="stylizing", unit="img", disable=not options.progress, dynamic_ncols=True)
     run = _Run(options, bar)
-    with bar, ThreadPoolExecutor(_WRITER_THREADS, thread_name_prefix="write") as pool:
+    pool: Executor = (
+        ThreadPoolExecutor(options.writer_threads, thread_name_prefix="write")
+        if options.writer_threads > 0
+        else _InlineExecutor()
+    )
+    with bar, pool:
         try:
             for item in loader:
                 if isinstance(item, Outcome):
@@ -202,7 +223,7 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
     return run.summary
 
 
-def _stylize_batch(run: _Run, pool: ThreadPoolExecutor, stylizer: Stylizer, batch: Batch) -> None:
+def _stylize_batch(run: _Run, pool: Executor, stylizer: Stylizer, batch: Batch) -> None:
     keep = [
         i for i, pair in enumerate(zip(batch.names, batch.outputs, strict=True)) if run.claim(*pair)
     ]
@@ -230,17 +251,20 @@ def _forward(
         return []
 
 
-def _stylize_large(
-    run: _Run, pool: ThreadPoolExecutor, stylizer: Stylizer, item: LargeImage
-) -> None:
+def _stylize_large(run: _Run, pool: Executor, stylizer: Stylizer, item: LargeImage) -> None:
     if not run.claim(item.name, item.output):
         return
     try:
-        result = stylizer.stylize(item.image)
+        image = item.decode()
+    except BadImageError as error:
+        run.fail(item.name, str(error).removeprefix(f"{item.name}: "))
+        return
+    try:
+        result = stylizer.stylize(image)
     except (RuntimeError, ValueError) as error:
         run.fail(item.name, f"generator failed: {error}")
         return
-    _add_preview(run.summary, item.image, result)
+    _add_preview(run.summary, image, result)
     run.write(pool, item.name, item.output, result)
 
 
