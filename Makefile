@@ -57,7 +57,7 @@ $(VENV_XLA)/.installed: pyproject.toml
 	touch $@
 
 test-xla: $(VENV_XLA)/.installed ## Run the XLA tests on the CPU (own venv with torch-xla)
-	PJRT_DEVICE=CPU $(VENV_XLA)/bin/python -m pytest -m xla tests/test_xla.py
+	PJRT_DEVICE=CPU $(VENV_XLA)/bin/python -m pytest -m xla -s tests/test_xla.py
 
 lint: install ## ruff (lint + format check) and mypy on cyclegan/
 	$(BIN)/ruff check .

@@ -24,15 +24,20 @@ KINDS = {
     "convolution backward": ("convolution_backward",),
     "convolution forward": ("_convolution", "mkldnn_convolution", "conv"),
     "casts and copies": ("copy_", "_to_copy", "clone", "contiguous"),
-    "optimizer (Adam)": ("_fused_adam", "_foreach_", "adam", "lerp", "addcmul", "addcdiv"),
     "normalisation": ("batch_norm", "instance_norm", "group_norm"),
     "activations": ("relu", "leaky_relu", "threshold", "tanh"),
     "gradient accumulation": ("add_",),
 }
 
 
-def kind_of(name: str) -> str:
-    op = name.removeprefix("aten::")
+def kind_of(event: Any) -> str:
+    """The kind of work of a profiler event: anything under ``Optimizer.step`` is optimizer."""
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith("Optimizer.step"):
+            return "optimizer (Adam)"
+        parent = parent.cpu_parent
+    op = event.name.removeprefix("aten::")
     for kind, needles in KINDS.items():
         if any(op.startswith(n) or op == n for n in needles):
             return kind
@@ -86,8 +91,9 @@ def main() -> None:
     events = state["prof"].key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     kinds: dict[str, float] = {}
-    for e in events:
-        kinds[kind_of(e.key)] = kinds.get(kind_of(e.key), 0.0) + e.self_cpu_time_total
+    for event in state["prof"].events():
+        kind = kind_of(event)
+        kinds[kind] = kinds.get(kind, 0.0) + event.self_cpu_time_total
     print(
         f"\n{args.model} / {args.mode} ({cfg.trainer.precision}, channels_last="
         f"{cfg.module.channels_last}, {torch.get_num_threads()} threads): "

@@ -117,3 +117,22 @@ def test_train_py_without_a_tpu_says_so_in_one_message(tmp_path):
     assert "Lightning cannot train with trainer accelerator=tpu" in output
     # Lightning's own reason: torch-xla missing, or no TPU cores where it is installed.
     assert "torch_xla" in output or "XLAAccelerator` can not run on your system" in output
+
+
+def test_compile_option_compiles_each_network_in_place_once():
+    cfg = compose_train(
+        "model.generator.ngf=4",
+        "model.generator.num_downs=5",
+        "model.discriminator.ndf=4",
+        "++module.compile_networks=true",
+    )
+    module = instantiate(cfg.module)
+    keys = list(module.state_dict())
+    nets = (module.gen_photo2monet, module.gen_monet2photo, module.disc_monet, module.disc_photo)
+    assert all(net._compiled_call_impl is None for net in nets)
+    module.configure_model()
+    compiled = [net._compiled_call_impl for net in nets]
+    assert all(c is not None for c in compiled)
+    module.configure_model()  # Lightning may call it again (fit, then validate): no recompile
+    assert [net._compiled_call_impl for net in nets] == compiled
+    assert list(module.state_dict()) == keys  # checkpoints keep their parameter names

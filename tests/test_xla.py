@@ -126,6 +126,8 @@ def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(tmp
     assert len(recorder.after) == ITERATIONS
     compiled = [c.compiled for c in recorder.after]
     executed = [c.executed for c in recorder.after]
+    steps = trainer.global_step
+    print(f"\n{ITERATIONS} iterations ({steps} optimizer steps) on {sorted(recorder.devices)}")
     print(f"XLA graphs compiled after each iteration: {compiled}")
     print(f"XLA graphs executed after each iteration: {executed}")
     # Warm-up compiles a few variants (first pool fill, first pending log values), then none.
@@ -171,6 +173,7 @@ def test_image_pool_on_xla_matches_the_cpu_one_graph_and_no_host_reads():
         torch_xla.sync()
         counters.append(GraphCounters.now())
     compiled = [c.compiled for c in counters]
+    print(f"\nimage pool on XLA, graphs compiled after each query: {compiled}")
     # First query (empty pool) and second (stored images) differ; every later one is a rerun.
     assert compiled[1:] == [compiled[1]] * 11
     assert [c.to_host for c in counters] == [counters[0].to_host] * 12
