@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.io.image import ImageReadMode, _has_image_ops
+from torchvision.io.image import ImageReadMode  # also loads torchvision's image kernels
 
 __all__ = ["IMAGE_EXTENSIONS", "BadImageError", "decode_image", "is_image_file", "load_image"]
 
@@ -40,11 +40,22 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 """Lower-case suffixes of the files read as images (compared case-insensitively)."""
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def _torchvision_jpeg_kernel() -> bool:
+    """Whether torchvision's libjpeg-turbo kernel is registered (public check, any release)."""
+    try:
+        torch.ops.image.decode_jpeg  # noqa: B018  (attribute lookup is the check)
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
 _TRANSPARENT_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 # torchvision.io.decode_jpeg wraps this kernel with a per-call DeprecationWarning announcing the
 # move of image decoding to TorchCodec. The kernel itself is unchanged; when a torchvision
 # release drops it, every image takes the Pillow path below (slower, same results).
-_TORCHVISION_JPEG = _has_image_ops()
+_TORCHVISION_JPEG = _torchvision_jpeg_kernel()
 
 
 class BadImageError(ValueError):
