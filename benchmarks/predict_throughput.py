@@ -127,6 +127,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="use the first N images (0: all)")
     parser.add_argument("--generators", nargs="+", default=list(GENERATORS), choices=GENERATORS)
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="run each case N times, keep the fastest"
+    )
     args = parser.parse_args()
     if not args.images.is_dir():
         sys.exit(f"{args.images}: not found (the Kaggle photo_jpg folder)")
@@ -145,9 +148,11 @@ def main() -> None:
             ckpt = work / f"{name}.ckpt"
             write_checkpoint(ckpt, GENERATORS[name])
             for mode in args.modes:
-                per_image, with_load = time_predict(
-                    ckpt, images, work / f"{name}-{mode}", MODES[mode]
-                )
+                runs = [
+                    time_predict(ckpt, images, work / f"{name}-{mode}-{i}", MODES[mode])
+                    for i in range(args.repeats)
+                ]
+                per_image, with_load = min(runs)
                 rows.append((name, mode, per_image, with_load))
                 print(f"  {name:7s} {mode:8s} {per_image:.4f} s/img", flush=True)
             differences[name] = bf16_difference(ckpt, images)

@@ -373,12 +373,17 @@ def test_command_line_exit_codes_and_no_stray_hydra_folders(tmp_path: Path, ckpt
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_real_kaggle_photos_in_a_tfrecord(tmp_path: Path, ckpt: Path) -> None:
-    shard = next(iter(sorted((REAL_DATA / "photo_tfrec").glob("*.tfrec"))), None)
+def test_real_kaggle_paintings_in_a_tfrecord(tmp_path: Path, ckpt: Path) -> None:
+    shard = next(iter(sorted((REAL_DATA / "monet_tfrec").glob("*.tfrec"))), None)
     if shard is None:
         pytest.skip(f"{REAL_DATA} not present")
     cfg = compose_predict(
-        ckpt=ckpt, input_dir=shard, output_dir=tmp_path / "out", batch_size=8, tile_size=256
+        ckpt=ckpt,
+        input_dir=shard,
+        output_dir=tmp_path / "out",
+        direction="monet2photo",
+        batch_size=8,
+        tile_size=256,
     )
     assert run(cfg) == 0
     outputs_written = list((tmp_path / "out").glob("*.jpg"))

@@ -9,8 +9,8 @@ way :mod:`cyclegan.inference.tiling` does.
   ``torch.save`` file that ``predict.py ckpt=...`` loads like a checkpoint, with
   ``weights_only=True``; a few MB instead of a full training checkpoint.
 - ``onnx``: the ``torch.export``-based ONNX exporter (needs ``onnxscript``), opset 18, input
-  ``image`` and output ``stylized`` with dynamic axes ``batch`` and ``m*hb``, ``m*wb`` (height
-  and width as multiples ``hb``, ``wb`` of the size multiple ``m``).
+  ``image`` and output ``stylized``, with a dynamic batch axis named ``batch`` and dynamic
+  height and width (any valid size, as above).
 - ``torchscript``: ``torch.jit.trace`` at the training resolution (else 256); traced
   convolutions work at other valid sizes too. PyTorch deprecates TorchScript and warns about
   it, but it still loads in C++ LibTorch and older runtimes.
@@ -29,7 +29,6 @@ from cyclegan.inference.tiling import padded_length
 __all__ = ["EXPORTS", "export_generator", "export_onnx", "export_torchscript", "example_input"]
 
 EXPORTS = ("weights", "onnx", "torchscript")
-_MAX_SIDE = 16384
 _SUFFIX = {"weights": ".pt", "onnx": ".onnx", "torchscript": ".torchscript.pt"}
 
 
@@ -53,18 +52,17 @@ def export_onnx(generator: LoadedGenerator, path: Path) -> Path:
             "pip install 'cyclegan[export]'"
         ) from error
     path.parent.mkdir(parents=True, exist_ok=True)
-    multiple = generator.size_multiple
     batch = torch.export.Dim("batch", min=1, max=4096)
-    least, most = padded_length(1, multiple) // multiple, max(1, _MAX_SIDE // multiple)
-    rows = torch.export.Dim("hb", min=least, max=most)
-    cols = torch.export.Dim("wb", min=least, max=most)
+    # Height and width: Dim.AUTO lets torch.export keep them dynamic. Declared ranges of
+    # multiples (256 * Dim) fail for the U-Net-256, whose 1x1 bottleneck at 256 px makes the
+    # tracer specialise the size.
     torch.onnx.export(
         generator.module.eval(),
         (example_input(generator),),
         path,
         input_names=["image"],
         output_names=["stylized"],
-        dynamic_shapes={"x": {0: batch, 2: multiple * rows, 3: multiple * cols}},
+        dynamic_shapes={"x": {0: batch, 2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}},
         opset_version=18,
         external_data=False,
         verbose=False,
