@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from train_step import compose_config, images  # noqa: E402
+from train_step import compose_config, images, plain_convolutions  # noqa: E402
 
 KINDS = {
     "convolution backward": ("convolution_backward",),
@@ -61,6 +61,8 @@ def main() -> None:
 
     cfg = compose_config(args.model, args.mode, "cpu", args.override, dry=False)
     module = instantiate(cfg.module)
+    if args.mode == "naive":
+        plain_convolutions(module)
     state: dict[str, Any] = {}
 
     class Profile(L.Callback):

@@ -13,7 +13,9 @@ Modes:
 - ``default``: the composed project config for ``--accelerator`` (on the CPU: bf16 autocast,
   fused Adam; ``module.channels_last`` and ``compile`` as configured). ``--override
   MODEL:KEY=VALUE`` adds a Hydra override to one model's default run.
-- ``naive``: float32, eager, contiguous (NCHW) tensors, Adam with ``foreach=True``.
+- ``naive``: float32, eager, contiguous (NCHW) tensors, ``torch.optim.Adam`` with
+  ``foreach=True``, PyTorch's own convolutions throughout (no matrix-product form for small
+  maps, see ``cyclegan.networks.layers``).
 
 ``--tasks infer`` times the generator alone (``no_grad``, eval mode); ``--batches 1 8 32`` runs
 several batch sizes (``benchmarks/gpu_check.sh`` does both on a CUDA GPU). ``--dry-run``
@@ -37,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 RECIPES = {"unet": "experiment=kaggle_tutorial", "resnet": "experiment=paper"}
 NAIVE = [
     "trainer.precision=32-true",
+    "module.optimizer._target_=torch.optim.Adam",
     "module.optimizer.fused=false",
     "+module.optimizer.foreach=true",
     "module.channels_last=false",
@@ -104,12 +107,21 @@ def images(n: int, batch: int, size: int) -> list[dict[str, Any]]:
     ]
 
 
-def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[float]:
+def plain_convolutions(module: Any) -> None:
+    """PyTorch's own convolution kernels at every map size (the naive mode)."""
+    for layer in module.modules():
+        if hasattr(layer, "gemm_max_positions"):
+            layer.gemm_max_positions = 0
+
+
+def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int, naive: bool) -> list[float]:
     import lightning as L
     from hydra.utils import instantiate
     from torch.utils.data import DataLoader
 
     module = instantiate(cfg.module)
+    if naive:
+        plain_convolutions(module)
     cuda = cfg.trainer.accelerator == "gpu"
     timer = IterationTimer(cuda)
     trainer = L.Trainer(
@@ -128,7 +140,7 @@ def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[
     return timer.seconds[warmup:]
 
 
-def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[float]:
+def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int, naive: bool) -> list[float]:
     import contextlib
 
     import torch
@@ -137,6 +149,8 @@ def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[
     cuda = cfg.trainer.accelerator == "gpu"
     device = torch.device("cuda" if cuda else "cpu")
     net = instantiate(cfg.model.generator)().eval().to(device)
+    if naive:
+        plain_convolutions(net)
     x = images(1, batch, size)[0]["photo"].to(device)
     half = str(cfg.trainer.precision).startswith(("bf16", "16"))
     if cfg.module.channels_last:
@@ -170,7 +184,7 @@ def worker(args: argparse.Namespace) -> None:
     for batch in args.batches:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        seconds = sorted(run(cfg, batch, size, args.warmup, args.iters))
+        seconds = sorted(run(cfg, batch, size, args.warmup, args.iters, mode == "naive"))
         result = {
             "task": task,
             "batch": batch,

@@ -7,8 +7,9 @@ Paper mapping (Zhu et al., 2017), written once:
     D_X = ``disc_photo``       judges photos
 """
 
+import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import lightning as L
@@ -39,6 +40,28 @@ def partial_config(factory: Callable[..., nn.Module]) -> dict[str, Any]:
     }
     target = f"{factory.func.__module__}.{factory.func.__qualname__}"
     return {"_target_": target, "_partial_": True, **kwargs}
+
+
+@contextlib.contextmanager
+def cached_autocast(device_type: str) -> Iterator[None]:
+    """Within an enabled autocast region, cast each weight to the low-precision dtype once.
+
+    Lightning's mixed precision enters ``torch.autocast(..., cache_enabled=False)``, so a network
+    that runs several times in one step (G runs twice in the generator step) has all its weights
+    cast again at each call, and their gradients cast back once per call. This re-enters
+    autocast with its cache on for one forward pass and empties the cache on the way out: the
+    weights change at the next optimizer step. Without autocast (float32, bf16-true, XLA) it
+    does nothing.
+    """
+    if device_type not in ("cpu", "cuda") or not torch.is_autocast_enabled(device_type):
+        yield
+        return
+    dtype = torch.get_autocast_dtype(device_type)
+    with torch.autocast(device_type, dtype=dtype, cache_enabled=True):
+        try:
+            yield
+        finally:
+            torch.clear_autocast_cache()
 
 
 class CycleGAN(L.LightningModule):
@@ -207,7 +230,8 @@ class CycleGAN(L.LightningModule):
         opt_g, opt_d = cast(list[LightningOptimizer], self.optimizers())
 
         self.toggle_optimizer(opt_g)  # discriminators frozen
-        g_losses, fakes = self.generator_losses(real_photo, real_monet)
+        with cached_autocast(self.device.type):
+            g_losses, fakes = self.generator_losses(real_photo, real_monet)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_losses["g_total"])
         opt_g.step()
@@ -216,7 +240,8 @@ class CycleGAN(L.LightningModule):
         self.toggle_optimizer(opt_d)  # generators frozen
         fake_monet = self.pool_monet.query(fakes["fake_monet"].detach())
         fake_photo = self.pool_photo.query(fakes["fake_photo"].detach())
-        d_losses = self.discriminator_losses(real_photo, real_monet, fake_photo, fake_monet)
+        with cached_autocast(self.device.type):
+            d_losses = self.discriminator_losses(real_photo, real_monet, fake_photo, fake_monet)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_losses["d_total"])
         opt_d.step()

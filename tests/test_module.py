@@ -209,3 +209,36 @@ def test_hparams_hold_a_plain_generator_config():
     }
     with pytest.raises(TypeError, match="functools.partial"):
         partial_config(lambda: nn.Identity())
+
+
+def weight_casts(layer: nn.Module, x: torch.Tensor, cached: bool) -> int:
+    """How often ``layer``'s weight is cast when it runs twice in one forward pass."""
+    from torch.profiler import profile
+
+    from cyclegan.module import cached_autocast
+
+    context = cached_autocast("cpu") if cached else torch.autocast("cpu", enabled=True)
+    with profile(record_shapes=True) as prof, context:
+        layer(layer(x))
+    shape = list(layer.weight.shape)
+    return sum(e.name == "aten::_to_copy" and e.input_shapes[0] == shape for e in prof.events())
+
+
+def test_cached_autocast_casts_weights_once_and_forgets_them():
+    from cyclegan.module import cached_autocast
+
+    layer, x = nn.Linear(4, 4), torch.randn(2, 4)
+    # Lightning's bf16-mixed context: autocast with its cache off.
+    with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
+        assert weight_casts(layer, x, cached=False) == 2
+        assert weight_casts(layer, x, cached=True) == 1
+        with cached_autocast("cpu"):
+            before = layer(x)
+        with torch.no_grad():
+            layer.weight.mul_(-1)  # an optimizer step
+        with cached_autocast("cpu"):
+            after = layer(x)
+    assert before.dtype == after.dtype == torch.bfloat16
+    torch.testing.assert_close(after - layer.bias, -(before - layer.bias), atol=2e-2, rtol=0)
+    with cached_autocast("cpu"):  # no autocast around it: nothing changes
+        assert layer(x).dtype == torch.float32

@@ -4,10 +4,11 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
+from cyclegan.networks.layers import Conv2d, ConvTranspose2d
 
 
 def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)]
+    layers: list[nn.Module] = [Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)]
     if norm:
         layers.append(nn.InstanceNorm2d(out_ch, affine=True))
     layers.append(nn.LeakyReLU(0.2, inplace=True))
@@ -16,7 +17,7 @@ def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
 
 def _up(in_ch: int, out_ch: int, dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = [
-        nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+        ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
         nn.InstanceNorm2d(out_ch, affine=True),
     ]
     if dropout > 0:
@@ -70,7 +71,7 @@ class UNetGenerator(nn.Module):
             self.ups.append(_up(prev, w, dropout if i < num_dropout else 0.0))
             prev = 2 * w  # after concatenation with the skip
         self.head = nn.Sequential(
-            nn.ConvTranspose2d(prev, out_channels, 4, stride=2, padding=1), nn.Tanh()
+            ConvTranspose2d(prev, out_channels, 4, stride=2, padding=1), nn.Tanh()
         )
         init_weights(self)
 

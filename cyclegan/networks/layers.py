@@ -1,0 +1,182 @@
+"""Drop-in replacements for ``nn`` layers that are slow in CPU training at batch 1.
+
+Same parameters, buffers and state-dict keys as the ``nn`` classes they extend, and the same
+function (tests compare them); only how the result is computed differs:
+
+- :class:`Conv2d` / :class:`ConvTranspose2d`: on the CPU, when the smaller of the input and
+  output feature maps has at most ``gemm_max_positions`` positions, the convolution runs as one
+  matrix product over its patches (im2col / col2im). oneDNN's weight gradient for a 512- or
+  1024-channel 4×4 kernel on a 2×2…8×8 map costs 25–40 ms whatever the map size, where the
+  matrix product takes a few; this is where the U-Net's innermost layers spend their time.
+- :class:`ReflectionPad2d`: pads in the input's dtype. Autocast runs ``reflection_pad2d`` in
+  float32, so a bf16 activation would be cast up before each convolution of a ResNet block and
+  back down inside it, and its gradient the same way; padding copies values, so it is exact in
+  any dtype.
+
+Example:
+    >>> conv = Conv2d(8, 16, 4, stride=2, padding=1)
+    >>> x = torch.randn(2, 8, 8, 8)
+    >>> torch.allclose(conv(x), nn.functional.conv2d(x, conv.weight, conv.bias, 2, 1), atol=1e-5)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+GEMM_MAX_POSITIONS = 64
+"""Default threshold of :class:`Conv2d` / :class:`ConvTranspose2d`: on this project's 2-core AMX
+CPU the matrix-product form is faster up to 8×8 maps (2–4× at 2×2) and slower from 16×16 on
+(``benchmarks/conv_layers.py``)."""
+
+
+def _gemm_eligible(layer: nn.Conv2d | nn.ConvTranspose2d, x: torch.Tensor) -> bool:
+    """Whether ``layer`` supports the matrix-product form for ``x`` and the map is small."""
+    return (
+        x.device.type == "cpu"
+        and x.dim() == 4
+        and layer.groups == 1
+        and layer.dilation == (1, 1)
+        and layer.padding_mode == "zeros"
+        and isinstance(layer.padding, tuple)
+        and not torch.jit.is_scripting()
+        and not torch.onnx.is_in_onnx_export()
+    )
+
+
+Pair = tuple[int, int]
+
+
+def _geometry(layer: nn.Conv2d | nn.ConvTranspose2d) -> tuple[Pair, Pair, Pair]:
+    """Kernel size, stride and padding of an eligible layer (numeric padding)."""
+    kh, kw = layer.kernel_size
+    sh, sw = layer.stride
+    ph, pw = cast(tuple[int, int], layer.padding)
+    return (kh, kw), (sh, sw), (ph, pw)
+
+
+def _like(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y`` in the memory format of ``x`` (channels-last in, channels-last out)."""
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return y.contiguous(memory_format=torch.channels_last)
+    return y.contiguous()
+
+
+def conv2d_gemm(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> torch.Tensor:
+    """``F.conv2d`` (zero padding, no dilation or groups) as one matrix product over patches.
+
+    Patches are taken from the NHWC view of ``x`` in (kh, kw, C) order, which is the memory
+    order of a channels-last weight, so neither the weight nor its gradient is copied.
+    """
+    n, c, _, _ = x.shape
+    out_c, _, kh, kw = weight.shape
+    nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, padding[1], padding[1], padding[0], padding[0]))
+    patches = nhwc.unfold(1, kh, stride[0]).unfold(2, kw, stride[1])  # N, Ho, Wo, C, kh, kw
+    ho, wo = patches.shape[1], patches.shape[2]
+    cols = patches.permute(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * c)
+    out = cols @ weight.permute(0, 2, 3, 1).reshape(out_c, kh * kw * c).t()
+    if bias is not None:
+        out = out + bias.to(out.dtype)  # autocast casts a convolution's bias too
+    return out.view(n, ho, wo, out_c).permute(0, 3, 1, 2)
+
+
+def conv_transpose2d_gemm(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    output_size: tuple[int, int],
+) -> torch.Tensor:
+    """``F.conv_transpose2d`` (no dilation or groups) as one matrix product and a col2im."""
+    n, c, h, w = x.shape
+    _, out_c, kh, kw = weight.shape
+    cols = x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ weight.permute(0, 2, 3, 1).reshape(
+        c, kh * kw * out_c
+    )
+    cols = cols.view(n, h * w, kh, kw, out_c).permute(0, 4, 2, 3, 1).reshape(n, -1, h * w)
+    # Autocast runs col2im in float32: the overlapping sums accumulate in float32 and are
+    # rounded once, as a convolution kernel does.
+    out = F.fold(cols, output_size, (kh, kw), stride=stride, padding=padding).to(cols.dtype)
+    if bias is not None:
+        out = out + bias.to(out.dtype).view(1, -1, 1, 1)
+    return out
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` that computes small maps on the CPU as a matrix product (module docstring).
+
+    Args:
+        *args: as ``nn.Conv2d``.
+        gemm_max_positions: use the matrix-product form when the output map has at most this
+            many positions (0: never).
+        **kwargs: as ``nn.Conv2d``.
+    """
+
+    def __init__(self, *args, gemm_max_positions: int = GEMM_MAX_POSITIONS, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gemm_max_positions = gemm_max_positions
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gemm_max_positions and _gemm_eligible(self, x):
+            (kh, kw), stride, padding = _geometry(self)
+            ho = (x.shape[-2] + 2 * padding[0] - kh) // stride[0] + 1
+            wo = (x.shape[-1] + 2 * padding[1] - kw) // stride[1] + 1
+            if ho * wo <= self.gemm_max_positions:
+                return _like(conv2d_gemm(x, self.weight, self.bias, stride, padding), x)
+        return super().forward(x)
+
+
+class ConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` that computes small maps on the CPU as a matrix product and a
+    col2im (module docstring).
+
+    Args:
+        *args: as ``nn.ConvTranspose2d``.
+        gemm_max_positions: use the matrix-product form when the input map has at most this
+            many positions (0: never).
+        **kwargs: as ``nn.ConvTranspose2d``.
+    """
+
+    def __init__(self, *args, gemm_max_positions: int = GEMM_MAX_POSITIONS, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gemm_max_positions = gemm_max_positions
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if (
+            self.gemm_max_positions
+            and _gemm_eligible(self, x)
+            and x.shape[-2] * x.shape[-1] <= self.gemm_max_positions
+        ):
+            kernel, stride, padding = _geometry(self)
+            extra = self._output_padding(
+                x, output_size, [*stride], [*padding], [*kernel], 2, [*self.dilation]
+            )
+            size = (
+                (x.shape[-2] - 1) * stride[0] - 2 * padding[0] + kernel[0] + extra[0],
+                (x.shape[-1] - 1) * stride[1] - 2 * padding[1] + kernel[1] + extra[1],
+            )
+            y = conv_transpose2d_gemm(x, self.weight, self.bias, stride, padding, size)
+            return _like(y, x)
+        return super().forward(x, output_size)
+
+
+class ReflectionPad2d(nn.ReflectionPad2d):
+    """``nn.ReflectionPad2d`` that keeps the input's dtype under autocast (module docstring)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        device = x.device.type
+        if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
+            with torch.autocast(device, enabled=False):
+                return super().forward(x)
+        return super().forward(x)

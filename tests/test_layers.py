@@ -1,0 +1,177 @@
+"""The drop-in layers compute what ``nn`` computes, on the path they claim to take."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cyclegan.networks import UNetGenerator, layers
+from cyclegan.networks.layers import Conv2d, ConvTranspose2d, ReflectionPad2d
+
+CL = torch.channels_last
+
+
+@pytest.fixture
+def gemm_calls(monkeypatch):
+    """Counts calls of the matrix-product forms."""
+    calls = {"conv": 0, "convT": 0}
+
+    def counting(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(layers, "conv2d_gemm", counting("conv", layers.conv2d_gemm))
+    monkeypatch.setattr(
+        layers, "conv_transpose2d_gemm", counting("convT", layers.conv_transpose2d_gemm)
+    )
+    return calls
+
+
+def forward_backward(layer, x):
+    x = x.detach().requires_grad_(True)
+    y = layer(x)
+    y.backward(torch.linspace(-1, 1, y.numel()).view_as(y))
+    return y, x.grad, layer.weight.grad, None if layer.bias is None else layer.bias.grad
+
+
+def assert_same(ours, reference, atol=1e-4):
+    for a, b in zip(ours, reference, strict=True):
+        if b is None:
+            assert a is None
+        else:
+            torch.testing.assert_close(a, b, atol=atol, rtol=1e-4)
+
+
+CONV_CASES = [
+    # in, out, kernel, stride, padding, bias, size
+    (8, 16, 4, 2, 1, False, 8),  # U-Net down
+    (16, 8, 4, 1, 0, True, 5),  # PatchGAN head on a padded map
+    (6, 4, 3, 1, 1, True, 7),
+    (5, 7, 3, 2, 0, True, 9),
+]
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, CL])
+@pytest.mark.parametrize(("cin", "cout", "k", "s", "p", "bias", "size"), CONV_CASES)
+def test_conv_gemm_matches_nn(gemm_calls, memory_format, cin, cout, k, s, p, bias, size):
+    torch.manual_seed(0)
+    reference = nn.Conv2d(cin, cout, k, stride=s, padding=p, bias=bias)
+    ours = Conv2d(cin, cout, k, stride=s, padding=p, bias=bias)
+    ours.load_state_dict(reference.state_dict())
+    ours, reference = (
+        ours.to(memory_format=memory_format),
+        reference.to(memory_format=memory_format),
+    )
+    x = torch.randn(3, cin, size, size).contiguous(memory_format=memory_format)
+
+    got = forward_backward(ours, x)
+    assert gemm_calls["conv"] == 1
+    assert_same(got, forward_backward(reference, x))
+    assert got[0].is_contiguous(memory_format=memory_format)
+    assert ours.weight.grad.stride() == ours.weight.stride()
+
+
+CONVT_CASES = [
+    # in, out, kernel, stride, padding, output_padding, bias, size
+    (16, 8, 4, 2, 1, 0, False, 2),  # U-Net up
+    (16, 3, 4, 2, 1, 0, True, 4),  # U-Net head
+    (8, 4, 3, 2, 1, 1, True, 5),  # ResNet up
+    (4, 6, 3, 1, 1, 0, True, 6),
+]
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, CL])
+@pytest.mark.parametrize(("cin", "cout", "k", "s", "p", "op", "bias", "size"), CONVT_CASES)
+def test_conv_transpose_gemm_matches_nn(
+    gemm_calls, memory_format, cin, cout, k, s, p, op, bias, size
+):
+    torch.manual_seed(0)
+    kwargs = {"stride": s, "padding": p, "output_padding": op, "bias": bias}
+    reference = nn.ConvTranspose2d(cin, cout, k, **kwargs)
+    ours = ConvTranspose2d(cin, cout, k, **kwargs)
+    ours.load_state_dict(reference.state_dict())
+    ours, reference = (
+        ours.to(memory_format=memory_format),
+        reference.to(memory_format=memory_format),
+    )
+    x = torch.randn(2, cin, size, size).contiguous(memory_format=memory_format)
+
+    got = forward_backward(ours, x)
+    assert gemm_calls["convT"] == 1
+    assert_same(got, forward_backward(reference, x))
+    assert got[0].is_contiguous(memory_format=memory_format)
+
+
+def test_conv_transpose_gemm_honours_output_size(gemm_calls):
+    layer = ConvTranspose2d(4, 4, 3, stride=2, padding=1)
+    x = torch.randn(1, 4, 5, 5)
+    for size in ([9, 9], [10, 10]):
+        expected = F.conv_transpose2d(x, layer.weight, layer.bias, 2, 1, output_padding=size[0] - 9)
+        torch.testing.assert_close(layer(x, output_size=size), expected, atol=1e-5, rtol=1e-5)
+    assert gemm_calls["convT"] == 2
+
+
+def test_large_maps_and_unsupported_layers_use_pytorch_kernels(gemm_calls):
+    assert Conv2d(4, 4, 3, padding=1)(torch.randn(1, 4, 9, 9)).shape == (1, 4, 9, 9)  # 81 > 64
+    assert ConvTranspose2d(4, 4, 4, 2, 1)(torch.randn(1, 4, 9, 9)).shape == (1, 4, 18, 18)
+    Conv2d(4, 4, 3, padding=1, groups=2)(torch.randn(1, 4, 4, 4))
+    Conv2d(4, 4, 3, padding=1, padding_mode="reflect")(torch.randn(1, 4, 4, 4))
+    Conv2d(4, 4, 3, padding=2, dilation=2)(torch.randn(1, 4, 4, 4))
+    Conv2d(4, 4, 3, padding=1, gemm_max_positions=0)(torch.randn(1, 4, 4, 4))
+    assert gemm_calls == {"conv": 0, "convT": 0}
+    Conv2d(4, 4, 3, padding=1)(torch.randn(1, 4, 8, 8))  # 64 positions: the threshold
+    assert gemm_calls["conv"] == 1
+
+
+@pytest.mark.parametrize(
+    ("layer", "function"),
+    [(ConvTranspose2d(64, 32, 4, 2, 1), F.conv_transpose2d), (Conv2d(64, 32, 4, 2, 1), F.conv2d)],
+)
+def test_gemm_path_under_bf16_autocast_matches_the_kernels(gemm_calls, layer, function):
+    torch.manual_seed(0)
+    layer = layer.to(memory_format=CL)
+    x = torch.randn(2, 64, 4, 4).contiguous(memory_format=CL)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = layer(x)
+        reference = function(x, layer.weight, layer.bias, 2, 1)
+    assert ours.dtype == reference.dtype == torch.bfloat16
+    assert sum(gemm_calls.values()) == 1
+    torch.testing.assert_close(ours.float(), reference.float(), atol=2e-2, rtol=2e-2)
+
+
+def test_layers_keep_nn_state_dict_keys():
+    assert Conv2d(3, 8, 4).state_dict().keys() == nn.Conv2d(3, 8, 4).state_dict().keys()
+    assert (
+        ConvTranspose2d(8, 3, 4, bias=False).state_dict().keys()
+        == nn.ConvTranspose2d(8, 3, 4, bias=False).state_dict().keys()
+    )
+
+
+def test_unet_is_the_same_function_with_and_without_the_gemm_path(gemm_calls):
+    torch.manual_seed(0)
+    net = UNetGenerator(ngf=4, num_downs=6).eval()
+    x = torch.randn(2, 3, 64, 64)
+    fast = net(x)
+    assert gemm_calls["conv"] > 0
+    assert gemm_calls["convT"] > 0
+    for layer in net.modules():
+        if hasattr(layer, "gemm_max_positions"):
+            layer.gemm_max_positions = 0
+    torch.testing.assert_close(fast, net(x), atol=1e-5, rtol=1e-5)
+
+
+def test_reflection_pad_keeps_bf16_under_autocast():
+    x = torch.randn(1, 2, 5, 5, dtype=torch.bfloat16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = ReflectionPad2d(2)(x)
+        upcast = nn.ReflectionPad2d(2)(x)
+    assert upcast.dtype == torch.float32  # what autocast does to PyTorch's layer
+    assert ours.dtype == torch.bfloat16
+    torch.testing.assert_close(ours.float(), upcast)
+    ours.sum().backward()
+    assert x.grad.dtype == torch.bfloat16
+    # A 5-wide row padded by 2 holds x0 once, x1 twice and x2 three times.
+    assert x.grad[0, 0, :3, :3].tolist() == [[1, 2, 3], [2, 4, 6], [3, 6, 9]]
