@@ -2,11 +2,12 @@
 
 Both domains of the DataModule read the Kaggle photo shards (7,038 records), so every training
 step delivers ``2 x batch_size`` decoded, resized-if-needed, float32 images in [-1, 1]
-(``on_after_batch_transfer`` applied, as training sees them). CPU ms/img is the CPU time of
-the main process and the workers per image: on a machine shared with other jobs it varies less
-than img/s. Index validation (first run only, cached) is timed separately. The last row reads a
-10x larger dataset (each shard linked 10 times) for the same number of steps, to check that
-memory does not grow with the dataset.
+(``on_after_batch_transfer`` applied, as training sees them), timed over one epoch; peak
+memory (PSS of the main process and its workers) is sampled over a second epoch. CPU ms/img is
+the CPU time of the main process and the workers per image: on a machine shared with other jobs
+it varies less than img/s. Index validation (first run only, cached) is timed separately. The
+last row reads a 10x larger dataset (each shard linked 10 times) for the same number of steps,
+to check that memory does not grow with the dataset.
 
 Run:  flock /tmp/bench.lock python benchmarks/data_throughput.py [--batch-sizes 1 16]
 """
@@ -86,7 +87,28 @@ def make_root(base: Path, copies: int) -> Path:
     return root
 
 
+def consume(dm: CycleGANDataModule, loader: object) -> tuple[int, float, float]:
+    """One epoch of ``loader`` as training sees it; images, wall seconds and main-process CPU
+    seconds (worker start-up and the first batch not timed)."""
+    iterator = iter(loader)  # type: ignore[call-overload]
+    first = dm.on_after_batch_transfer(next(iterator), 0)
+    assert first["photo"].dtype == torch.float32
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    images = 0
+    for batch in iterator:
+        batch = dm.on_after_batch_transfer(batch, 0)
+        images += sum(int(images_.shape[0]) for images_ in batch.values())
+    return images, time.perf_counter() - started, time.process_time() - cpu_started
+
+
 def measure(root: Path, index_dir: Path, batch_size: int, workers: int, steps: int) -> dict:
+    """Throughput in one epoch, then peak memory in a second one.
+
+    Memory is sampled in its own epoch because reading ``smaps_rollup`` of three processes
+    takes about 15 ms of CPU: sampled every 20 ms, it would take most of a core from the
+    loader being timed.
+    """
     dm = CycleGANDataModule(
         str(root),
         batch_size=batch_size,
@@ -100,22 +122,14 @@ def measure(root: Path, index_dir: Path, batch_size: int, workers: int, steps: i
     setup_s = time.perf_counter() - started
     loader = dm.train_dataloader()
     children_before = _children_cpu_s()
+    images, elapsed, main_cpu = consume(dm, loader)
     with PeakMemory() as memory:
-        iterator = iter(loader)
-        first = dm.on_after_batch_transfer(next(iterator), 0)  # worker start-up not timed
-        started = time.perf_counter()
-        cpu_started = time.process_time()
-        images = 0
-        for batch in iterator:
-            batch = dm.on_after_batch_transfer(batch, 0)
-            images += sum(int(images_.shape[0]) for images_ in batch.values())
-        elapsed = time.perf_counter() - started
-        main_cpu = time.process_time() - cpu_started
-    assert first["photo"].dtype == torch.float32
-    del iterator, loader, first, batch
+        consume(dm, loader)
+    del loader
     gc.collect()  # shuts the workers down, so their CPU time is accounted
     time.sleep(0.5)
-    worker_cpu = _children_cpu_s() - children_before  # includes their start-up
+    # Worker CPU of both epochs (and their start-up), attributed half to the timed one.
+    worker_cpu = (_children_cpu_s() - children_before) / 2
     return {
         "records": dm.num_records("photo"),
         "setup_s": setup_s,

@@ -223,7 +223,9 @@ class CycleGAN(L.LightningModule):
             self._compiled = True
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        """``x`` in the networks' memory format (the DataModule delivers channels-last)."""
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        return x.contiguous(memory_format=layout)
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         real_photo, real_monet = self._prepare(batch["photo"]), self._prepare(batch["monet"])

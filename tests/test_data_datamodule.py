@@ -39,6 +39,24 @@ def test_train_batches_are_uint8_and_become_float_after_transfer(root: Path) -> 
         torch.testing.assert_close(floats[domain], expected)
 
 
+@pytest.mark.parametrize("augment", [False, True])
+def test_batches_keep_decoded_pixels_interleaved(root: Path, augment: bool) -> None:
+    """Batches are channels-last (pixels stay as the decoder wrote them), from workers as from
+    the main process, with the same values."""
+    options = {"augment": augment, "load_size": 40, "batch_size": 2}
+    serial = list(make(root, num_workers=0, **options).train_dataloader())
+    workers = list(make(root, num_workers=1, **options).train_dataloader())
+    assert len(serial) == len(workers) == 3
+    for a, b in zip(serial, workers, strict=True):
+        for domain in ("photo", "monet"):
+            assert torch.equal(a[domain], b[domain])
+            for images in (a[domain], b[domain]):
+                assert images.is_contiguous(memory_format=torch.channels_last)
+                assert not images.is_contiguous()
+    floats = make(root).on_after_batch_transfer(workers[0], 0)
+    assert floats["photo"].is_contiguous(memory_format=torch.channels_last)
+
+
 @pytest.mark.parametrize(("epoch_length", "steps"), [("min", 3), ("max", 5), (7, 7), ("4", 4)])
 def test_epoch_length_policies(root: Path, epoch_length: str | int, steps: int) -> None:
     dm = make(root, epoch_length=epoch_length)

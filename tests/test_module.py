@@ -242,3 +242,20 @@ def test_cached_autocast_casts_weights_once_and_forgets_them():
     torch.testing.assert_close(after - layer.bias, -(before - layer.bias), atol=2e-2, rtol=0)
     with cached_autocast("cpu"):  # no autocast around it: nothing changes
         assert layer(x).dtype == torch.float32
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_training_input_takes_the_networks_memory_format(channels_last: bool) -> None:
+    """The DataModule delivers channels-last batches; NCHW networks get NCHW input."""
+    model = CycleGAN(
+        partial(UNetGenerator, ngf=4, num_downs=5),
+        partial(PatchGANDiscriminator, ndf=4),
+        LSGANLoss(),
+        partial(torch.optim.Adam, lr=2e-4),
+        channels_last=channels_last,
+    )
+    batch = torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    prepared = model._prepare(batch)
+    assert torch.equal(prepared, batch)
+    assert prepared.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert prepared.is_contiguous() == (not channels_last)

@@ -155,22 +155,26 @@ class DomainImages(Dataset):
 
 
 def collate_pairs(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack samples into a batch ``{"photo": [B, ...], "monet": [B, ...]}``.
+    """Stack samples into a batch ``{"photo": [B, 3, H, W], "monet": [B, 3, H, W]}``.
 
     Both domains are stacked into one block (in shared memory inside a DataLoader worker), so a
     batch crosses from a worker to the main process as one shared-memory segment, not two: at
-    the Kaggle recipe's batch size of 1 that transfer costs about as much as decoding. In the
-    main process a batch of one is a view of the decoded images, with no copy at all.
+    the Kaggle recipe's batch size of 1 that transfer costs about as much as decoding. Pixels
+    stay interleaved as decoded (the batches are channels-last, see
+    :mod:`cyclegan.data.transforms`). In the main process a batch of one is a view of the
+    decoded images, with no copy at all.
     """
     keys = list(samples[0])
     if len(samples) == 1 and get_worker_info() is None:
         return {key: samples[0][key].unsqueeze(0) for key in keys}
-    images = [sample[key] for key in keys for sample in samples]
+    images = [sample[key].permute(1, 2, 0) for key in keys for sample in samples]  # H, W, 3
     first = images[0]
+    shape = (len(images), *first.shape)
     if get_worker_info() is not None:
-        storage = first.untyped_storage()._new_shared(len(images) * first.nbytes)
-        out = first.new_empty(0).set_(storage).view(len(images), *first.shape)
+        storage = first.untyped_storage()._new_shared(len(images) * first.numel())
+        out = first.new_empty(0).set_(storage).view(shape)
     else:
-        out = first.new_empty((len(images), *first.shape))
+        out = first.new_empty(shape)
     torch.stack(images, out=out)
-    return {key: out[i * len(samples) : (i + 1) * len(samples)] for i, key in enumerate(keys)}
+    batch = out.permute(0, 3, 1, 2)
+    return {key: batch[i * len(samples) : (i + 1) * len(samples)] for i, key in enumerate(keys)}

@@ -123,7 +123,7 @@ def _decode_with_pillow(data: bytes | bytearray | memoryview, name: str) -> torc
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
         raise BadImageError(f"{name}: cannot decode image: {error}") from error
-    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(array).permute(2, 0, 1)  # [3, H, W] view of HWC memory, as JPEGs
 
 
 def _to_rgb_array(image: Image.Image) -> np.ndarray:
