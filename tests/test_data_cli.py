@@ -39,6 +39,9 @@ def test_inspect_lists_bad_records_and_fails(
     out = capsys.readouterr().out
     assert f"bad: {path}: record 4 at byte " in out
     assert "file truncated" in out
+    photo_row = next(line for line in out.splitlines() if "photo_tfrec/" in line)
+    assert photo_row.split()[1:4] == ["1", "4", "1"]  # files, readable records, bad
+    assert photo_row.endswith("ok (4 records verified), 1 truncated")
     assert main(["inspect", str(tmp_path / "nothing")]) == 2
 
 

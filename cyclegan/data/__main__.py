@@ -116,12 +116,15 @@ def _row(root: Path, index: DomainIndex) -> tuple[str, str, str, str, str, str]:
         shown += f", +{len(sizes) - 3} other sizes"
     tfrecords = int((index.offsets >= 0).sum()) + sum(is_tfrecord_file(b.path) for b in index.bad)
     crc_bad = sum("CRC" in b.reason for b in index.bad)
+    # A truncated record has no checksum to verify; other bad records passed theirs.
+    truncated = sum("truncated" in b.reason for b in index.bad if is_tfrecord_file(b.path))
     if tfrecords == 0:
         crc = "n/a (image files)"
     elif crc_bad:
         crc = f"{crc_bad} mismatch(es)"
     else:
-        crc = f"ok ({tfrecords} records verified)"
+        crc = f"ok ({tfrecords - truncated} records verified)"
+        crc += f", {truncated} truncated" if truncated else ""
     folder = index.folder.relative_to(root).as_posix() + "/" if index.folder != root else "."
     return (
         folder,
