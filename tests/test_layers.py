@@ -1,5 +1,7 @@
 """The drop-in layers compute what ``nn`` computes, on the path they claim to take."""
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -175,3 +177,22 @@ def test_reflection_pad_keeps_bf16_under_autocast():
     assert x.grad.dtype == torch.bfloat16
     # A 5-wide row padded by 2 holds x0 once, x1 twice and x2 three times.
     assert x.grad[0, 0, :3, :3].tolist() == [[1, 2, 3], [2, 4, 6], [3, 6, 9]]
+
+
+def test_traced_and_exported_graphs_keep_pytorch_convolutions(gemm_calls):
+    net = UNetGenerator(ngf=2, num_downs=5).eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad(), warnings.catch_warnings():
+        # The generator's size check, frozen by the trace (as in inference/export.py).
+        warnings.filterwarnings(
+            "ignore", "Converting a tensor to a Python boolean", torch.jit.TracerWarning
+        )
+        with pytest.warns(FutureWarning, match=r"torch\.jit\.\w+` is deprecated"):
+            traced = torch.jit.trace(net, x, check_trace=False)
+    exported = torch.export.export(net, (x,))
+    assert gemm_calls == {"conv": 0, "convT": 0}
+    ops = {str(node.target) for node in exported.graph.nodes if node.op == "call_function"}
+    assert "aten.conv_transpose2d.input" in ops or "aten.convolution.default" in ops
+    assert not any("col2im" in op or "im2col" in op for op in ops)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(x), net(x))

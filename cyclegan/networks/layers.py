@@ -43,7 +43,11 @@ def _gemm_eligible(layer: nn.Conv2d | nn.ConvTranspose2d, x: torch.Tensor) -> bo
         and layer.dilation == (1, 1)
         and layer.padding_mode == "zeros"
         and isinstance(layer.padding, tuple)
+        # Exported and traced graphs keep PyTorch's convolution ops (portable, and their
+        # branch on the map size would otherwise be frozen at the example input's size).
         and not torch.jit.is_scripting()
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_exporting()
         and not torch.onnx.is_in_onnx_export()
     )
 
