@@ -39,6 +39,21 @@ def forward_backward(layer, x):
     return y, x.grad, layer.weight.grad, None if layer.bias is None else layer.bias.grad
 
 
+def check_against_nn(ours, reference, x, memory_format):
+    """``ours`` (loaded with ``reference``'s weights) gives the same outputs and gradients, in
+    the input's memory format; returns them."""
+    ours.load_state_dict(reference.state_dict())
+    ours, reference = (
+        ours.to(memory_format=memory_format),
+        reference.to(memory_format=memory_format),
+    )
+    x = x.contiguous(memory_format=memory_format)
+    got = forward_backward(ours, x)
+    assert_same(got, forward_backward(reference, x))
+    assert got[0].is_contiguous(memory_format=memory_format)
+    return got
+
+
 def assert_same(ours, reference, atol=1e-4):
     for a, b in zip(ours, reference, strict=True):
         if b is None:
@@ -62,17 +77,8 @@ def test_conv_gemm_matches_nn(gemm_calls, memory_format, cin, cout, k, s, p, bia
     torch.manual_seed(0)
     reference = nn.Conv2d(cin, cout, k, stride=s, padding=p, bias=bias)
     ours = Conv2d(cin, cout, k, stride=s, padding=p, bias=bias)
-    ours.load_state_dict(reference.state_dict())
-    ours, reference = (
-        ours.to(memory_format=memory_format),
-        reference.to(memory_format=memory_format),
-    )
-    x = torch.randn(3, cin, size, size).contiguous(memory_format=memory_format)
-
-    got = forward_backward(ours, x)
+    check_against_nn(ours, reference, torch.randn(3, cin, size, size), memory_format)
     assert gemm_calls["conv"] == 1
-    assert_same(got, forward_backward(reference, x))
-    assert got[0].is_contiguous(memory_format=memory_format)
     assert ours.weight.grad.stride() == ours.weight.stride()
 
 
@@ -94,17 +100,8 @@ def test_conv_transpose_gemm_matches_nn(
     kwargs = {"stride": s, "padding": p, "output_padding": op, "bias": bias}
     reference = nn.ConvTranspose2d(cin, cout, k, **kwargs)
     ours = ConvTranspose2d(cin, cout, k, **kwargs)
-    ours.load_state_dict(reference.state_dict())
-    ours, reference = (
-        ours.to(memory_format=memory_format),
-        reference.to(memory_format=memory_format),
-    )
-    x = torch.randn(2, cin, size, size).contiguous(memory_format=memory_format)
-
-    got = forward_backward(ours, x)
+    check_against_nn(ours, reference, torch.randn(2, cin, size, size), memory_format)
     assert gemm_calls["convT"] == 1
-    assert_same(got, forward_backward(reference, x))
-    assert got[0].is_contiguous(memory_format=memory_format)
 
 
 def test_conv_transpose_gemm_honours_output_size(gemm_calls):

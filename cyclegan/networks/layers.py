@@ -117,7 +117,16 @@ def conv_transpose2d_gemm(
     return out
 
 
-class Conv2d(nn.Conv2d):
+class _SmallMapGemm:
+    """Holds the ``gemm_max_positions`` threshold of :class:`Conv2d` and :class:`ConvTranspose2d`
+    and passes every other argument to the ``nn`` layer."""
+
+    def __init__(self, *args, gemm_max_positions: int = GEMM_MAX_POSITIONS, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gemm_max_positions = gemm_max_positions
+
+
+class Conv2d(_SmallMapGemm, nn.Conv2d):
     """``nn.Conv2d`` that computes small maps on the CPU as a matrix product (module docstring).
 
     Args:
@@ -126,10 +135,6 @@ class Conv2d(nn.Conv2d):
             many positions (0: never).
         **kwargs: as ``nn.Conv2d``.
     """
-
-    def __init__(self, *args, gemm_max_positions: int = GEMM_MAX_POSITIONS, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.gemm_max_positions = gemm_max_positions
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gemm_max_positions and _gemm_eligible(self, x):
@@ -141,7 +146,7 @@ class Conv2d(nn.Conv2d):
         return super().forward(x)
 
 
-class ConvTranspose2d(nn.ConvTranspose2d):
+class ConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` that computes small maps on the CPU as a matrix product and a
     col2im (module docstring).
 
@@ -151,10 +156,6 @@ class ConvTranspose2d(nn.ConvTranspose2d):
             many positions (0: never).
         **kwargs: as ``nn.ConvTranspose2d``.
     """
-
-    def __init__(self, *args, gemm_max_positions: int = GEMM_MAX_POSITIONS, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.gemm_max_positions = gemm_max_positions
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         if (
