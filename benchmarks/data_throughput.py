@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
 
 from cyclegan.data.datamodule import CycleGANDataModule
 
@@ -87,10 +88,10 @@ def make_root(base: Path, copies: int) -> Path:
     return root
 
 
-def consume(dm: CycleGANDataModule, loader: object) -> tuple[int, float, float]:
+def consume(dm: CycleGANDataModule, loader: DataLoader) -> tuple[int, float, float]:
     """One epoch of ``loader`` as training sees it; images, wall seconds and main-process CPU
     seconds (worker start-up and the first batch not timed)."""
-    iterator = iter(loader)  # type: ignore[call-overload]
+    iterator = iter(loader)
     first = dm.on_after_batch_transfer(next(iterator), 0)
     assert first["photo"].dtype == torch.float32
     started = time.perf_counter()
