@@ -73,6 +73,14 @@ def _like(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return y.contiguous()
 
 
+def _channels_last_only(t: torch.Tensor) -> bool:
+    return (
+        t.dim() == 4
+        and not t.is_contiguous()
+        and t.is_contiguous(memory_format=torch.channels_last)
+    )
+
+
 def conv2d_gemm(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -82,9 +90,12 @@ def conv2d_gemm(
 ) -> torch.Tensor:
     """``F.conv2d`` (zero padding, no dilation or groups) as one matrix product over patches.
 
-    Patches are taken from the NHWC view of ``x`` in (kh, kw, C) order, which is the memory
-    order of a channels-last weight, so neither the weight nor its gradient is copied.
+    Patches are taken in the weight's memory order, so neither the weight nor its gradient is
+    copied: for a channels-last weight from the NHWC view of ``x`` in (kh, kw, C) order, for a
+    contiguous one by ``F.unfold`` in (C, kh, kw) order.
     """
+    if not _channels_last_only(weight):
+        return _conv2d_gemm_nchw(x, weight, bias, stride, padding)
     n, c, _, _ = x.shape
     out_c, _, kh, kw = weight.shape
     nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, padding[1], padding[1], padding[0], padding[0]))
@@ -97,6 +108,24 @@ def conv2d_gemm(
     return out.view(n, ho, wo, out_c).permute(0, 3, 1, 2)
 
 
+def _conv2d_gemm_nchw(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> torch.Tensor:
+    n, _, h, w = x.shape
+    out_c, _, kh, kw = weight.shape
+    ho = (h + 2 * padding[0] - kh) // stride[0] + 1
+    wo = (w + 2 * padding[1] - kw) // stride[1] + 1
+    cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # N, C*kh*kw, Ho*Wo
+    out = weight.reshape(out_c, -1) @ cols
+    if bias is not None:
+        out = out + bias.to(out.dtype).view(1, -1, 1)
+    return out.view(n, out_c, ho, wo)
+
+
 def conv_transpose2d_gemm(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -105,7 +134,10 @@ def conv_transpose2d_gemm(
     padding: tuple[int, int],
     output_size: tuple[int, int],
 ) -> torch.Tensor:
-    """``F.conv_transpose2d`` (no dilation or groups) as one matrix product and a col2im."""
+    """``F.conv_transpose2d`` (no dilation or groups) as one matrix product and a col2im, in
+    the weight's memory order (no copy of the weight or its gradient)."""
+    if not _channels_last_only(weight):
+        return _conv_transpose2d_gemm_nchw(x, weight, bias, stride, padding, output_size)
     n, c, h, w = x.shape
     _, out_c, kh, kw = weight.shape
     cols = x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ weight.permute(0, 2, 3, 1).reshape(
@@ -114,6 +146,23 @@ def conv_transpose2d_gemm(
     cols = cols.view(n, h * w, kh, kw, out_c).permute(0, 4, 2, 3, 1).reshape(n, -1, h * w)
     # Autocast runs col2im in float32: the overlapping sums accumulate in float32 and are
     # rounded once, as a convolution kernel does.
+    out = F.fold(cols, output_size, (kh, kw), stride=stride, padding=padding).to(cols.dtype)
+    if bias is not None:
+        out = out + bias.to(out.dtype).view(1, -1, 1, 1)
+    return out
+
+
+def _conv_transpose2d_gemm_nchw(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    output_size: tuple[int, int],
+) -> torch.Tensor:
+    n, c, h, w = x.shape
+    _, out_c, kh, kw = weight.shape
+    cols = weight.reshape(c, out_c * kh * kw).t() @ x.reshape(n, c, h * w)  # N, out*kh*kw, HW
     out = F.fold(cols, output_size, (kh, kw), stride=stride, padding=padding).to(cols.dtype)
     if bias is not None:
         out = out + bias.to(out.dtype).view(1, -1, 1, 1)
