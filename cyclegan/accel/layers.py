@@ -120,10 +120,12 @@ def _conv2d_gemm_nchw(
     ho = (h + 2 * padding[0] - kh) // stride[0] + 1
     wo = (w + 2 * padding[1] - kw) // stride[1] + 1
     cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # N, C*kh*kw, Ho*Wo
-    out = weight.reshape(out_c, -1) @ cols
+    # (N, L, K) @ (K, out) is one matrix product over all N*L patches; the weight @ cols form
+    # would broadcast the weight into N copies (and sum N weight gradients).
+    out = cols.transpose(1, 2) @ weight.reshape(out_c, -1).t()  # N, Ho*Wo, out
     if bias is not None:
-        out = out + bias.to(out.dtype).view(1, -1, 1)
-    return out.view(n, out_c, ho, wo)
+        out = out + bias.to(out.dtype)
+    return out.transpose(1, 2).reshape(n, out_c, ho, wo)
 
 
 def conv_transpose2d_gemm(
@@ -162,7 +164,9 @@ def _conv_transpose2d_gemm_nchw(
 ) -> torch.Tensor:
     n, c, h, w = x.shape
     _, out_c, kh, kw = weight.shape
-    cols = weight.reshape(c, out_c * kh * kw).t() @ x.reshape(n, c, h * w)  # N, out*kh*kw, HW
+    # (N, HW, C) @ (C, out*kh*kw): one matrix product over all N*HW positions (see above).
+    cols = x.reshape(n, c, h * w).transpose(1, 2) @ weight.reshape(c, out_c * kh * kw)
+    cols = cols.transpose(1, 2)  # N, out*kh*kw, HW: col2im's layout
     out = F.fold(cols, output_size, (kh, kw), stride=stride, padding=padding).to(cols.dtype)
     if bias is not None:
         out = out + bias.to(out.dtype).view(1, -1, 1, 1)
