@@ -1,6 +1,7 @@
 """Forward + backward time of each U-Net-256 convolution, by kernel and memory format.
 
     flock /tmp/bench.lock python benchmarks/conv_layers.py [--precision 32|bf16] [--batch 2]
+    flock /tmp/bench.lock python benchmarks/conv_layers.py --inference --batch 8
 
 For every 4x4 stride-2 layer of the U-Net-256 (ngf=64) generator, at its own map size, times
 one forward and backward pass (input and weight gradients) of:
@@ -55,16 +56,19 @@ def layer(kind: str, cin: int, cout: int, variant: str) -> nn.Module:
     return cls(cin, cout, 4, stride=2, padding=1)
 
 
-def time_layer(net: nn.Module, x: torch.Tensor, dtype: torch.dtype, reps: int) -> float:
+def time_layer(
+    net: nn.Module, x: torch.Tensor, dtype: torch.dtype, reps: int, train: bool
+) -> float:
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
     seconds = []
     for _ in range(reps + 2):
         x.grad = None
         net.zero_grad(set_to_none=True)
         start = time.perf_counter()
-        with autocast:
+        with autocast, torch.set_grad_enabled(train):
             y = net(x)
-        y.float().sum().backward()
+        if train:
+            y.float().sum().backward()
         seconds.append(time.perf_counter() - start)
     return min(seconds[2:])
 
@@ -74,12 +78,14 @@ def main() -> None:
     parser.add_argument("--precision", default="32", choices=["32", "bf16"])
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--inference", action="store_true", help="forward only, no gradients")
     args = parser.parse_args()
     dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
     cpu = detect_cpu()
     print(
         f"CPU {cpu.summary()}, {torch.get_num_threads()} threads, precision {args.precision}, "
-        f"batch {args.batch}, forward + backward, best of {args.reps} (ms)"
+        f"batch {args.batch}, {'forward' if args.inference else 'forward + backward'}, "
+        f"best of {args.reps} (ms)"
     )
     variants = ["nchw", "nhwc", "gemm", "gemm_cl"]
     print(f"{'layer':24} {'map':>5} " + " ".join(f"{v:>8}" for v in variants) + "   best")
@@ -93,7 +99,7 @@ def main() -> None:
             if variant in {"nhwc", "gemm_cl"}:
                 net = net.to(memory_format=torch.channels_last)
                 x = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
-            times[variant] = time_layer(net, x, dtype, args.reps)
+            times[variant] = time_layer(net, x, dtype, args.reps, not args.inference)
             totals[variant] += times[variant]
         best = min(times, key=times.__getitem__)
         best_total += times[best]
