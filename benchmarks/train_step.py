@@ -142,7 +142,8 @@ def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[
     cuda = cfg.trainer.accelerator == "gpu"
     device = torch.device("cuda" if cuda else "cpu")
     net = instantiate(cfg.model.generator)().eval().to(device)
-    plan = plan_for(device, str(cfg.trainer.precision), cfg.model.channels_last, cfg.speed)
+    precision = str(cfg.trainer.precision)
+    plan = plan_for(device, precision, cfg.model.channels_last, cfg.speed, inference=True)
     speed_up(net, plan, inference=True)
     x = images(1, batch, size)[0]["photo"].to(device).contiguous(memory_format=plan.memory_format)
     half = str(cfg.trainer.precision).startswith(("bf16", "16"))

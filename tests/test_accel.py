@@ -123,7 +123,7 @@ def test_stylizer_takes_the_hardware_precision(cpu):
     stylizer = Stylizer(UNetGenerator(ngf=2, num_downs=5), 32)
     assert stylizer.precision == ("bf16" if cpu.native_bf16 else "32")
     assert stylizer.dtype == (torch.bfloat16 if cpu.native_bf16 else torch.float32)
-    assert stylizer.plan.channels_last is cpu.native_bf16
+    assert stylizer.plan.channels_last  # channels-last forward passes: faster in bf16 and fp32
 
 
 def test_explicit_bf16_on_a_cpu_without_it_warns_and_runs(monkeypatch):
@@ -162,7 +162,10 @@ def test_describe_hardware_names_device_cpu_and_precision(monkeypatch):
 def test_speed_plans_per_hardware():
     cpu = torch.device("cpu")
     fp32 = plan_for(cpu, "32-true", model_channels_last=True, cpu=AVX2)
-    assert fp32 == SpeedPlan(small_map_gemm=64)  # NCHW: measured faster in float32
+    assert fp32 == SpeedPlan(small_map_gemm=64)  # NCHW: measured faster in float32 training
+    infer = plan_for(cpu, "32", model_channels_last=True, cpu=AVX2, inference=True)
+    assert infer.channels_last  # channels-last forward passes: measured faster
+    assert infer.group_instance_norm
     amx = plan_for(cpu, "bf16-mixed", model_channels_last=True, cpu=AMX)
     assert amx.channels_last
     assert amx.cached_autocast

@@ -12,8 +12,10 @@ hardware, precision            small-map GEMM  channels-last  cached autocast  c
 =============================  ==============  =============  ==============  ===============
 CPU with AMX / AVX512_BF16,    <= 64           the model's    yes             with channels-
 bf16 autocast                  positions       preference                     last weights
-CPU, float32 (e.g. AVX2)       <= 64           no (NCHW won   n/a             n/a
-                               positions       every layer)
+CPU, float32 (e.g. AVX2)       <= 64           training: no   n/a             n/a
+                               positions       (NCHW won);
+                                               inference: the
+                                               model's pref.
 CUDA GPU                       no              the model's    yes             no
                                                preference
 XLA (TPU)                      no              no             no              no
@@ -94,6 +96,7 @@ def plan_for(
     model_channels_last: bool = True,
     options: Mapping[str, Any] | None = None,
     cpu: CPUInfo | None = None,
+    inference: bool = False,
 ) -> SpeedPlan:
     """The measured plan for ``device`` at ``precision`` (module docstring table).
 
@@ -106,6 +109,9 @@ def plan_for(
         options: ``speed`` config: ``enabled`` (false: :data:`OFF`), ``channels_last`` and
             ``small_map_gemm`` (``auto`` or a value that replaces the plan's).
         cpu: replaces :func:`cyclegan.accel.hardware.detect_cpu` (tests).
+        inference: forward passes only (``predict.py``): in float32 on the CPU channels-last
+            forward convolutions beat NCHW (the transposed ones most), while in training the
+            NCHW backward passes win.
     """
     options = dict(options or {})
     if not options.get("enabled", True):
@@ -122,9 +128,13 @@ def plan_for(
                 channels_last_adam=model_channels_last,
             )
         else:
-            # float32 (or bf16 emulated): PyTorch's NCHW kernels beat channels-last on every
-            # U-Net layer; the matrix product still wins on maps of 8x8 and smaller.
-            plan = SpeedPlan(small_map_gemm=GEMM_MAX_POSITIONS)
+            # float32 (or bf16 emulated). Training: NCHW forward + backward beat channels-last
+            # on every large U-Net layer; the matrix product wins on maps of 8x8 and smaller.
+            # Inference: channels-last forward passes win (the transposed convolutions most).
+            plan = SpeedPlan(
+                small_map_gemm=GEMM_MAX_POSITIONS,
+                channels_last=inference and model_channels_last,
+            )
     elif device.type == "cuda":
         plan = SpeedPlan(channels_last=model_channels_last, cached_autocast=True)
     else:  # XLA and others: the compiler owns layouts and kernels.

@@ -82,7 +82,9 @@ class Stylizer:
         if not 0 <= tile_overlap < tile_size // 2:
             raise ValueError(f"tile_overlap={tile_overlap} must be in [0, {tile_size // 2})")
         self.dtype = PRECISIONS[self.precision]
-        self.plan = plan_for(self.device, self.precision, options={"channels_last": channels_last})
+        self.plan = plan_for(
+            self.device, self.precision, options={"channels_last": channels_last}, inference=True
+        )
         self.memory_format = self.plan.memory_format
         self.size_multiple = size_multiple
         self.tile_size = tile_size
