@@ -37,7 +37,7 @@ from torchvision.models import VGG16_Weights, VGG19_Weights, WeightsEnum
 
 from cyclegan.style.losses import VGGFeatures
 
-__all__ = ["LossNetworkError", "load_vgg", "vgg16", "vgg19"]
+__all__ = ["LossNetworkError", "load_vgg", "read_weights", "vgg16", "vgg19", "vgg_stack"]
 
 log = logging.getLogger(__name__)
 
