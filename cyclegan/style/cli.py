@@ -47,16 +47,20 @@ def run(cfg: DictConfig) -> int:
     style_path = Path(cfg.style)
     check_input(options.input_path)
     check_input(style_path)
-    style_layers = OmegaConf.to_container(cfg.style_layers)
-    if not isinstance(style_layers, dict) or not style_layers:
+    layers = OmegaConf.to_container(cfg.style_layers)
+    if not isinstance(layers, dict):
         raise UsageError("style_layers must map VGG layer names to weights, e.g. {relu1_1: 1.0}")
+    # Weight 0 leaves a layer out (Hydra merges a dict given on the command line into this one).
+    style_layers = {str(k): float(v) for k, v in layers.items() if v != 0}
+    if not style_layers:
+        raise UsageError("style_layers has no layer of non-zero weight")
     try:
         loss_network = instantiate(cfg.loss_network)([cfg.content_layer, *style_layers])
         gatys = Gatys(
             loss_network,
             instantiate(cfg.optimizer),
             cfg.content_layer,
-            {str(k): float(v) for k, v in style_layers.items()},
+            style_layers,
             content_weight=cfg.content_weight,
             style_weight=cfg.style_weight,
             tv_weight=cfg.tv_weight,

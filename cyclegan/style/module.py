@@ -47,7 +47,8 @@ class FastStyleTransfer(L.LightningModule):
             :class:`~cyclegan.style.losses.VGGFeatures` (e.g. ``partial(vgg16, weights=...)``).
         optimizer: Factory taking parameters, e.g. ``partial(Adam, lr=1e-3)``.
         content_layer: VGG layer of the content loss.
-        style_layers: VGG layer -> weight ``w_l`` of its style loss.
+        style_layers: VGG layer -> weight ``w_l`` of its style loss; layers of weight 0 are
+            left out (so an override such as ``module.style_layers.relu4_3=0`` removes one).
         content_weight: Weight of the content loss.
         style_weight: Weight of the style loss (the weighted sum over ``style_layers``).
         tv_weight: Weight of the total-variation loss.
@@ -82,12 +83,13 @@ class FastStyleTransfer(L.LightningModule):
         style_batch_size: int = 16,
     ) -> None:
         super().__init__()
+        style_layers = {str(k): float(v) for k, v in style_layers.items() if v != 0}
         if not style_layers:
-            raise ValueError("style_layers is empty: give at least one VGG layer and its weight")
+            raise ValueError("style_layers has no layer of non-zero weight")
         self.save_hyperparameters(ignore=["generator", "loss_network", "optimizer"])
         # Plain data, so predict.py rebuilds the network from the checkpoint alone.
         self.hparams["generator"] = partial_config(generator)
-        self.hparams["style_layers"] = {str(k): float(v) for k, v in style_layers.items()}
+        self.hparams["style_layers"] = style_layers
         self.gen_photo2monet = generator()
         self.loss_network = loss_network([content_layer, *style_layers])
         # The loss network's weights are not part of the model: left out of state_dict, and not
@@ -96,7 +98,7 @@ class FastStyleTransfer(L.LightningModule):
         self.register_load_state_dict_post_hook(_ignore_missing_loss_network)
         self.optimizer_factory = optimizer
         self.content_layer = content_layer
-        self.style_layers = dict(style_layers)
+        self.style_layers = style_layers
         self.content_weight = content_weight
         self.style_weight = style_weight
         self.tv_weight = tv_weight
