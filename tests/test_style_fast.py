@@ -225,3 +225,19 @@ def test_mifid_callback_scores_the_transformation_network_and_resume_keeps_the_s
     with pytest.warns(UserWarning, match="exists and is not empty"):
         trainer = fit("trainer.max_epochs=2", f"ckpt_path={last}")
     assert trainer.global_step == 10
+
+
+def test_transform_net_keeps_size_normalises_per_image_and_names_bad_sizes() -> None:
+    torch.manual_seed(0)
+    net = TransformNet(ngf=4, n_blocks=2).eval()
+    assert net.size_multiple == 4
+    x = torch.rand(3, 3, 32, 36) * 2 - 1
+    with torch.no_grad():
+        batch = net(x)
+        alone = net(x[1:2])
+    assert batch.shape == (3, 3, 32, 36)
+    assert batch.abs().max() <= 1  # tanh: the generators' [-1, 1]
+    # Instance norm: an image's output does not depend on the rest of its batch.
+    assert torch.allclose(batch[1:2], alone, atol=1e-6)
+    with pytest.raises(ValueError, match="multiples of 4.*got 30x32"):
+        net(torch.zeros(1, 3, 30, 32))
