@@ -22,7 +22,7 @@ from cyclegan.inference.checkpoint import load_generator
 from cyclegan.inference.cli import run as predict_run
 from cyclegan.metrics.evaluation import evaluate
 from cyclegan.networks import TransformNet
-from cyclegan.style.loss_network import vgg16
+from cyclegan.style.loss_network import LossNetworkError, vgg16
 from cyclegan.style.losses import gram_matrix
 from cyclegan.style.module import FastStyleTransfer
 from cyclegan.training import build, train
@@ -241,3 +241,13 @@ def test_transform_net_keeps_size_normalises_per_image_and_names_bad_sizes() -> 
     assert torch.allclose(batch[1:2], alone, atol=1e-6)
     with pytest.raises(ValueError, match="multiples of 4.*got 30x32"):
         net(torch.zeros(1, 3, 30, 32))
+
+
+def test_missing_loss_network_weights_stop_training_before_any_work(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    overrides = [*FAST_TINY, f"data.root={tiny_data}", f"loss_network.weights={tmp_path}/vgg16.pth"]
+    cfg = compose_train(overrides, tmp_path / "run")
+    with pytest.raises(LossNetworkError, match=r"loss_network.weights=.*vgg16\.pth: no such file"):
+        build(cfg)  # the loss network's error itself, not Hydra's wrapper: train.py exits 2
+    assert not (tmp_path / "run").exists()
