@@ -86,6 +86,10 @@ def test_the_experiment_composes_johnsons_recipe(tmp_path: Path) -> None:
     assert module.loss_network.taps == ["relu2_2", "relu1_2", "relu4_3"]
     assert module.style_layers == {"relu1_2": 10.0, "relu2_2": 10.0, "relu4_3": 1.0}
     assert module.hparams["generator"]["_target_"] == "cyclegan.networks.transform.TransformNet"
+    assert module.hparams["loss_network"] == {
+        "_target_": "cyclegan.style.loss_network.vgg16",
+        "weights": "random",
+    }
 
 
 def test_the_style_is_the_mean_gram_matrix_of_the_paintings() -> None:

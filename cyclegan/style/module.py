@@ -16,6 +16,7 @@ it is rebuilt from its weights when training (or resuming) starts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -90,6 +91,7 @@ class FastStyleTransfer(L.LightningModule):
         # Plain data, so predict.py rebuilds the network from the checkpoint alone.
         self.hparams["generator"] = partial_config(generator)
         self.hparams["style_layers"] = style_layers
+        self.hparams["loss_network"] = _describe(loss_network)
         self.gen_photo2monet = generator()
         self.loss_network = loss_network([content_layer, *style_layers])
         # The loss network's weights are not part of the model: left out of state_dict, and not
@@ -190,6 +192,15 @@ class FastStyleTransfer(L.LightningModule):
 
     def configure_optimizers(self) -> Optimizer:
         return self.optimizer_factory(self.gen_photo2monet.parameters())
+
+
+def _describe(factory: Callable[..., Any]) -> dict[str, Any]:
+    """``{"_target_": dotted name, **keyword arguments}`` of a factory, as plain data (which
+    VGG and which weights trained a checkpoint)."""
+    func = factory.func if isinstance(factory, functools.partial) else factory
+    keywords = factory.keywords if isinstance(factory, functools.partial) else {}
+    name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+    return {"_target_": name, **{k: str(v) for k, v in keywords.items()}}
 
 
 def _gram_buffer(layer: str) -> str:
