@@ -56,9 +56,10 @@ def run(cfg: DictConfig) -> int:
         raise UsageError("input_dir is required: input_dir=path/to/photos (or .tfrec, .zip)")
     options = make_options(cfg, output_dir)
     stylizer = make_stylizer(cfg, generator)
+    print(stylizer.describe())
     print(
         f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}) on "
-        f"{stylizer.device}, precision {cfg.precision}: {options.input_path} -> {output_dir}"
+        f"{stylizer.device}, precision {stylizer.precision}: {options.input_path} -> {output_dir}"
     )
     summary = predict(stylizer, options)
     return finish(cfg, summary, output_dir)
