@@ -45,7 +45,12 @@ def build_trainer(cfg: DictConfig, **kwargs: object) -> L.Trainer:
 def build(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule, L.Trainer]:
     """Instantiate module, DataModule and Trainer (with logger and callbacks) from ``cfg``."""
     datamodule: L.LightningDataModule = instantiate(cfg.data)
-    module: L.LightningModule = instantiate(cfg.module)
+    try:
+        module: L.LightningModule = instantiate(cfg.module)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, FileNotFoundError):  # e.g. the loss network's weights
+            raise err.__cause__ from None
+        raise
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer = build_trainer(cfg, callbacks=callbacks, logger=logger)

@@ -20,11 +20,14 @@ def group_options(group: str) -> list[str]:
 
 
 def test_groups_have_the_promised_options():
-    assert group_options("model") == ["resnet", "unet"]
+    assert group_options("model") == ["resnet", "transform", "unet"]
+    assert group_options("module") == ["cyclegan", "fast_style"]
+    assert group_options("loss_network") == ["vgg16", "vgg19"]
+    assert group_options("optimizer") == ["adam", "lbfgs"]  # Gatys (stylize.py)
     assert group_options("loss") == ["bce", "lsgan"]
     assert group_options("accelerator") == ["auto", "cpu", "gpu", "tpu"]
     assert {"kaggle", "demo", "folder"} <= set(group_options("data"))
-    assert {"kaggle_tutorial", "paper", "demo"} <= set(group_options("experiment"))
+    assert {"kaggle_tutorial", "paper", "demo", "fast_style"} <= set(group_options("experiment"))
 
 
 @pytest.mark.parametrize("model", ["unet", "resnet"])
