@@ -12,8 +12,8 @@ hardware, precision            small-map GEMM  channels-last  cached autocast  c
 =============================  ==============  =============  ==============  ===============
 CPU with AMX / AVX512_BF16,    <= 64           the model's    yes             with channels-
 bf16 autocast                  positions       preference                     last weights
-CPU, float32 (e.g. AVX2)       <= 64           training: no   n/a             n/a
-                               positions       (NCHW won);
+CPU, float32 (e.g. AVX2)       <= 64           training: no   n/a             with channels-
+                               positions       (NCHW won);                    last weights
                                                inference: the
                                                model's pref.
 CUDA GPU                       no              the model's    yes             no
@@ -131,9 +131,11 @@ def plan_for(
             # float32 (or bf16 emulated). Training: NCHW forward + backward beat channels-last
             # on every large U-Net layer; the matrix product wins on maps of 8x8 and smaller.
             # Inference: channels-last forward passes win (the transposed convolutions most).
+            channels_last = inference and model_channels_last
             plan = SpeedPlan(
                 small_map_gemm=GEMM_MAX_POSITIONS,
-                channels_last=inference and model_channels_last,
+                channels_last=channels_last,
+                channels_last_adam=channels_last,
             )
     elif device.type == "cuda":
         plan = SpeedPlan(channels_last=model_channels_last, cached_autocast=True)
@@ -141,7 +143,7 @@ def plan_for(
         return OFF
     if options.get("channels_last", "auto") != "auto":
         on = bool(options["channels_last"])
-        plan = replace(plan, channels_last=on, channels_last_adam=on and plan.cached_autocast)
+        plan = replace(plan, channels_last=on, channels_last_adam=on and device.type == "cpu")
     if options.get("small_map_gemm", "auto") != "auto":
         plan = replace(plan, small_map_gemm=int(options["small_map_gemm"]))
     # Channels-last instance norms (inference): group_norm's NHWC kernel instead of two copies.
