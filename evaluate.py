@@ -32,7 +32,6 @@ def main(cfg: DictConfig) -> None:
     try:
         device = resolve_device(cfg.device)
         precision = inception_precision(cfg.precision, device)
-        print(describe_hardware(device, precision), file=sys.stderr)
         result = evaluate(
             cfg.generated,
             cfg.real,
@@ -50,6 +49,7 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(format_report(result, epsilon=cfg.mifid_epsilon))
+    print(describe_hardware(device, precision), file=sys.stderr)  # what the features ran on
     sys.exit(1 if result.generated.bad or result.real.bad else 0)
 
 
