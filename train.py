@@ -10,6 +10,7 @@ import hydra
 from omegaconf import DictConfig
 
 import cyclegan.config  # noqa: F401  (registers the config resolvers)
+from cyclegan.inference.checkpoint import CheckpointError
 from cyclegan.training import TrainerConfigError, train
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,9 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except (FileNotFoundError, TrainerConfigError) as err:
-        # Missing data or checkpoint, or an accelerator that is not here: say what and where.
+    except (FileNotFoundError, TrainerConfigError, CheckpointError) as err:
+        # Missing data, a missing or unreadable checkpoint, or an accelerator that is not here:
+        # say what and where.
         log.error("%s", err)
         sys.exit(2)
 
