@@ -10,6 +10,7 @@ import hydra
 from omegaconf import DictConfig
 
 import cyclegan.config  # noqa: F401  (registers the config resolvers)
+from cyclegan.guard import NonFiniteLossError
 from cyclegan.inference.checkpoint import CheckpointError
 from cyclegan.training import TrainerConfigError, train
 
@@ -25,6 +26,10 @@ def main(cfg: DictConfig) -> None:
         # say what and where.
         log.error("%s", err)
         sys.exit(2)
+    except NonFiniteLossError as err:
+        # Diverged: the message names the step and the loss terms; earlier checkpoints are kept.
+        log.error("%s", err)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

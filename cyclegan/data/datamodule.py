@@ -205,6 +205,10 @@ class CycleGANDataModule(LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self._pin_memory(),
+            # Its own generator: starting an epoch's iterator (which draws the workers' base
+            # seed) leaves the global torch RNG, which dropout uses, untouched, so a resumed
+            # run draws the same dropout masks as an uninterrupted one.
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def eval_dataloader(
