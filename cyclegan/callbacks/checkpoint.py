@@ -70,7 +70,12 @@ class SafeModelCheckpoint(ModelCheckpoint):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        """Every ``every_n_train_steps`` steps, save the state after the step.
+        """Every ``every_n_train_steps`` steps, and at the run's last step (``max_steps``, or the
+        last batch of the last epoch) for ``last.ckpt``, save the state after the step.
+
+        The last step is saved here rather than when training ends, so that ``last.ckpt`` holds
+        the same state as a save at that step during a longer run: resuming it with a higher
+        ``max_steps`` continues the epoch where it stopped.
 
         With manual optimization Lightning looks for a copy of the weights from before the
         optimizer step (and warns that there is none); the state after the step is exactly
@@ -80,15 +85,16 @@ class SafeModelCheckpoint(ModelCheckpoint):
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
             return
         every = self._every_n_train_steps
-        if every < 1 or trainer.global_step % every != 0:
-            return
-        if self._should_skip_saving_checkpoint(trainer):
+        due = every >= 1 and trainer.global_step % every == 0
+        final = bool(self.save_last) and _is_final_step(trainer)
+        if not (due or final) or self._should_skip_saving_checkpoint(trainer):
             return
         candidates = self._monitor_candidates(trainer)
         if self.monitor is not None and self.monitor not in candidates:
             self._defer_save_until_validation = True
             return
-        self._save_topk_checkpoint(trainer, candidates)
+        if due:
+            self._save_topk_checkpoint(trainer, candidates)
         self._save_last_checkpoint(trainer, candidates)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -112,6 +118,20 @@ class SafeModelCheckpoint(ModelCheckpoint):
             log.error("last.ckpt not saved: %s", error)
             return
         log.info("saved %s at step %d before stopping", self.last_model_path, trainer.global_step)
+
+
+def _is_final_step(trainer: L.Trainer) -> bool:
+    """Whether the step just taken is the last of the run (``max_steps`` or ``max_epochs``)."""
+    max_steps = trainer.max_steps
+    if max_steps is not None and max_steps >= 0 and trainer.global_step >= max_steps:
+        return True
+    max_epochs = trainer.max_epochs
+    return (
+        bool(trainer.is_last_batch)
+        and max_epochs is not None
+        and max_epochs >= 0
+        and trainer.current_epoch + 1 >= max_epochs
+    )
 
 
 def _replace_durably(temp: Path, target: Path) -> None:
