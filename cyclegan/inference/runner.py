@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from cyclegan.data.images import BadImageError
+from cyclegan.data.images import MAX_PIXELS, BadImageError
 from cyclegan.inference.dataset import Batch, LargeImage, Outcome, PredictDataset, pass_through
 from cyclegan.inference.inputs import check_input
 from cyclegan.inference.outputs import write_image
@@ -48,7 +48,7 @@ class PredictOptions:
     overwrite: bool = False
     batch_size: int = 8
     num_workers: int = 2
-    max_pixels: int = 80_000_000
+    max_pixels: int = MAX_PIXELS
     jpeg_quality: int = 95
     resize: int | None = None
     preview: int = 0
