@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
@@ -20,9 +20,9 @@ from cyclegan.inference.runner import PredictOptions, PredictSummary, predict
 from cyclegan.inference.stylizer import Stylizer, resolve_device
 from cyclegan.inference.submission import SUBMISSION_SIZE, validate_submission, write_submission
 
-__all__ = ["UsageError", "auto_workers", "make_options", "make_stylizer", "run"]
+__all__ = ["UsageError", "auto_workers", "make_options", "make_stylizer", "preview_path", "run"]
 
-PREVIEW_NAME = "preview.png"
+PREVIEW_SUFFIX = "-preview.png"
 
 
 class UsageError(ValueError):
@@ -55,6 +55,7 @@ def run(cfg: DictConfig) -> int:
     if cfg.input_dir is None:
         raise UsageError("input_dir is required: input_dir=path/to/photos (or .tfrec, .zip)")
     options = make_options(cfg, output_dir)
+    sheet = preview_path(cfg, output_dir) if cfg.preview > 0 else None
     stylizer = make_stylizer(cfg, generator)
     print(
         f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}) on "
@@ -62,8 +63,8 @@ def run(cfg: DictConfig) -> int:
     )
     summary = predict(stylizer, options)
     status = _report(summary, output_dir)
-    if cfg.preview > 0:
-        status = max(status, _write_preview(summary, output_dir))
+    if sheet is not None:
+        status = max(status, _write_preview(summary, sheet))
     if cfg.submission:
         status = max(status, _submission(cfg, summary, output_dir))
     return status
@@ -89,6 +90,25 @@ def make_options(cfg: DictConfig, output_dir: Path) -> PredictOptions:
         progress=cfg.progress,
         writer_threads=cfg.writer_threads,
     )
+
+
+def preview_path(cfg: DictConfig, output_dir: Path) -> Path:
+    """Where the contact sheet goes: ``cfg.preview_path``, by default ``<output_dir>-preview.png``
+    beside the output folder. Never inside it, where it would be taken for an output (by
+    ``evaluate.py``, by a zip for Kaggle) or replace one.
+
+    Raises:
+        UsageError: If ``preview_path`` is inside ``output_dir``.
+    """
+    root = output_dir.resolve()
+    chosen = cfg.get("preview_path")
+    path = Path(chosen) if chosen else root.parent / f"{root.name}{PREVIEW_SUFFIX}"
+    if path.resolve().is_relative_to(root):
+        raise UsageError(
+            f"preview_path={path} is inside output_dir={output_dir}, where the sheet would be "
+            "counted as an output; choose a path outside it (default: beside it)"
+        )
+    return path
 
 
 def auto_workers(device: str) -> int:
@@ -139,14 +159,10 @@ def _report(summary: PredictSummary, output_dir: Path) -> int:
     return 1 if summary.failed else 0
 
 
-def _write_preview(summary: PredictSummary, output_dir: Path) -> int:
+def _write_preview(summary: PredictSummary, path: Path) -> int:
     if summary.preview is None or not summary.preview.pairs:
         print("preview: no image was converted in this run, no contact sheet written")
         return 0
-    if PurePosixPath(PREVIEW_NAME) in summary.outputs:
-        print(f"preview: {PREVIEW_NAME} is the output of an input; no contact sheet written")
-        return 1
-    path = output_dir / PREVIEW_NAME
     write_image(np.asarray(summary.preview.render()), path, overwrite=True)
     print(f"preview: {len(summary.preview.pairs)} inputs beside their outputs -> {path}")
     return 0

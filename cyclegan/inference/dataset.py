@@ -166,9 +166,12 @@ class PredictDataset(IterableDataset):
         try:
             relpath = output_relpath(name, self.fmt)
             target = resolve_output(self.output_dir, relpath)
+            exists = target.exists()
         except UnsafeNameError as error:
             return Outcome("failed", name, str(error))
-        if not self.overwrite and target.exists():
+        except OSError as error:  # a name this filesystem refuses, a folder it cannot read
+            return Outcome("failed", name, f"cannot use output {relpath}: {error.strerror}")
+        if not self.overwrite and exists:
             return Outcome("skipped", name, f"output {relpath} exists (overwrite=false)", relpath)
         header = image_header(data)
         if header is not None and header.pixels > self.max_pixels:
