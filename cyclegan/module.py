@@ -271,17 +271,27 @@ class CycleGAN(L.LightningModule):
         if self._resumed_rng is not None:
             restore_rng_states(self._resumed_rng)
             self._resumed_rng = None
+        # A run resumed from the last step of an epoch starts the next epoch without that
+        # epoch's end hooks (Lightning ran them before the interruption, not after the save):
+        # bring the schedules to this epoch.
+        self._step_schedulers(until=self.current_epoch)
 
     def on_train_end(self) -> None:
         self.guard.check(self.current_epoch)
 
     def on_train_epoch_end(self) -> None:
         # Manual optimization: Lightning does not step schedulers for us.
+        self._step_schedulers(until=self.current_epoch + 1)
+
+    def _step_schedulers(self, until: int) -> None:
+        """Step each epoch schedule until it has taken ``until`` steps (idempotent: resuming
+        never steps a schedule twice or skips a step)."""
         schedulers = self.lr_schedulers()
         if schedulers is None:
             return
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-            scheduler.step()  # type: ignore[call-arg]
+            while scheduler.last_epoch < until:
+                scheduler.step()  # type: ignore[call-arg]
 
     def configure_optimizers(self) -> Any:
         generators = [*self.gen_photo2monet.parameters(), *self.gen_monet2photo.parameters()]

@@ -16,6 +16,9 @@ EXACT = (
     "model.generator.dropout=0.5",
     "data.augment=true",
     "data.load_size=36",
+    # A learning rate that changes every epoch: an epoch-end step missed on resume would show.
+    "module.scheduler.lr_lambda.epochs_constant=1",
+    "module.scheduler.lr_lambda.epochs_decay=8",
 )
 
 

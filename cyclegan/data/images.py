@@ -39,6 +39,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.io.image import ImageReadMode  # also loads torchvision's image kernels
 
+from cyclegan.data.names import printable
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_PIXELS",
@@ -79,7 +81,8 @@ _TORCHVISION_JPEG = _torchvision_jpeg_kernel()
 
 
 class BadImageError(ValueError):
-    """Image bytes that cannot be decoded; the message names the image and the reason."""
+    """Image bytes that cannot be decoded; the message names the image (escaped with
+    :func:`~cyclegan.data.names.printable`) and the reason."""
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -145,13 +148,13 @@ def decode_image(
             ``max_pixels`` pixels.
     """
     if len(data) == 0:
-        raise BadImageError(f"{name}: cannot decode image: no data (0 bytes)")
+        raise BadImageError(f"{printable(name)}: cannot decode image: no data (0 bytes)")
     header = image_header(data)
     if header is None:  # no decoder gets bytes whose size is unknown: Pillow names the fault
         return _decode_with_pillow(data, name)
     if header.pixels > max_pixels:
         raise BadImageError(
-            f"{name}: image of {header} exceeds the limit of {max_pixels:,} pixels "
+            f"{printable(name)}: image of {header} exceeds the limit of {max_pixels:,} pixels "
             "(refused before decoding)"
         )
     if _TORCHVISION_JPEG and bytes(data[:3]) == _JPEG_MAGIC:
@@ -190,11 +193,11 @@ def _decode_with_pillow(data: bytes | bytearray | memoryview, name: str) -> torc
     except UnidentifiedImageError:
         head = bytes(data[:8]).hex(" ")
         raise BadImageError(
-            f"{name}: cannot decode image: not a recognised image format "
+            f"{printable(name)}: cannot decode image: not a recognised image format "
             f"({len(data)} bytes starting with {head})"
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-        raise BadImageError(f"{name}: cannot decode image: {error}") from error
+        raise BadImageError(f"{printable(name)}: cannot decode image: {error}") from error
     return torch.from_numpy(array).permute(2, 0, 1)  # [3, H, W] view of HWC memory, as JPEGs
 
 

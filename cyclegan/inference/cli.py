@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from cyclegan.data.names import printable
 from cyclegan.inference.checkpoint import LoadedGenerator, load_generator
 from cyclegan.inference.export import export_generator
 from cyclegan.inference.outputs import FORMATS, write_image
@@ -143,7 +144,9 @@ def make_stylizer(cfg: DictConfig, generator: LoadedGenerator) -> Stylizer:
 
 def _report(summary: PredictSummary, output_dir: Path) -> int:
     if summary.ignored:
-        examples = "; ".join(f"{name} ({reason})" for name, reason in summary.ignored[:5])
+        examples = "; ".join(
+            f"{printable(name)} ({printable(reason)})" for name, reason in summary.ignored[:5]
+        )
         more = "; ..." if len(summary.ignored) > 5 else ""
         print(f"ignored {len(summary.ignored)}: {examples}{more}")
     if summary.skipped:
@@ -151,7 +154,7 @@ def _report(summary: PredictSummary, output_dir: Path) -> int:
     if summary.failed:
         print(f"{len(summary.failed)} failed:")
         for name, reason in sorted(summary.failed):
-            print(f"  {name}: {reason}")
+            print(f"  {printable(name)}: {printable(reason)}")
     print(summary.line(output_dir))
     if not summary.converted and not summary.skipped and not summary.failed:
         print("no images found in the input", file=sys.stderr)
@@ -174,7 +177,7 @@ def _submission(cfg: DictConfig, summary: PredictSummary, output_dir: Path) -> i
     write_submission(files, zip_path)
     report = validate_submission(zip_path, cfg.submission_min_images, cfg.submission_max_images)
     for problem in report.problems[:20]:
-        print(f"  {problem}")
+        print(f"  {printable(problem)}")
     if len(report.problems) > 20:
         print(f"  ... and {len(report.problems) - 20} more problems")
     print(f"{report.line()} -> {zip_path}")

@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from cyclegan.data.images import MAX_PIXELS, BadImageError, decode_image, image_header
+from cyclegan.data.names import printable
 from cyclegan.data.transforms import ImageTransform
 from cyclegan.inference.inputs import InputProblem, iter_inputs
 from cyclegan.inference.outputs import UnsafeNameError, output_relpath, resolve_output
@@ -192,7 +193,7 @@ class PredictDataset(IterableDataset):
         try:
             image = decode_image(data, name, self.max_pixels)
         except BadImageError as error:
-            return Outcome("failed", name, str(error).removeprefix(f"{name}: "))
+            return Outcome("failed", name, str(error).removeprefix(f"{printable(name)}: "))
         if self.resize is not None:
             image = self.resize(image)
         height, width = image.shape[-2:]

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from cyclegan.data.images import MAX_PIXELS, BadImageError
+from cyclegan.data.names import printable
 from cyclegan.inference.dataset import Batch, LargeImage, Outcome, PredictDataset, pass_through
 from cyclegan.inference.inputs import check_input
 from cyclegan.inference.outputs import write_image
@@ -125,7 +126,7 @@ class _Run:
     def fail(self, name: str, reason: str) -> None:
         self.summary.failed.append((name, reason))
         if self.options.progress:  # the full list is printed at the end in any case
-            self.bar.write(f"failed: {name}: {reason}", file=sys.stderr)
+            self.bar.write(f"failed: {printable(name)}: {printable(reason)}", file=sys.stderr)
         self.bar.set_postfix(failed=len(self.summary.failed), refresh=False)
         self.bar.update(1)
 
@@ -257,7 +258,7 @@ def _stylize_large(run: _Run, pool: Executor, stylizer: Stylizer, item: LargeIma
     try:
         image = item.decode()
     except BadImageError as error:
-        run.fail(item.name, str(error).removeprefix(f"{item.name}: "))
+        run.fail(item.name, str(error).removeprefix(f"{printable(item.name)}: "))
         return
     try:
         result = stylizer.stylize(image)
