@@ -31,7 +31,7 @@ demo: install ## Train a small CycleGAN on built-in demo data (CPU), stylize dem
 	@echo
 	@echo "Demo done. Look at:"
 	@echo "  demo_out/monet/                 the demo photos in Monet style"
-	@echo "  demo_out/monet/preview.png      inputs beside outputs"
+	@echo "  demo_out/monet-preview.png      inputs beside outputs"
 	@echo "  demo_out/train/checkpoints/     last.ckpt (resume with ckpt_path=...)"
 	@echo "  make tensorboard LOGDIR=demo_out   losses and image grids"
 

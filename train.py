@@ -10,6 +10,8 @@ import hydra
 from omegaconf import DictConfig
 
 import cyclegan.config  # noqa: F401  (registers the config resolvers)
+from cyclegan.guard import NonFiniteLossError
+from cyclegan.inference.checkpoint import CheckpointError
 from cyclegan.training import TrainerConfigError, train
 
 log = logging.getLogger(__name__)
@@ -19,10 +21,15 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
-    except (FileNotFoundError, TrainerConfigError) as err:
-        # Missing data or checkpoint, or an accelerator that is not here: say what and where.
+    except (FileNotFoundError, TrainerConfigError, CheckpointError) as err:
+        # Missing data, a missing or unreadable checkpoint, or an accelerator that is not here:
+        # say what and where.
         log.error("%s", err)
         sys.exit(2)
+    except NonFiniteLossError as err:
+        # Diverged: the message names the step and the loss terms; earlier checkpoints are kept.
+        log.error("%s", err)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

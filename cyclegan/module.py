@@ -21,8 +21,10 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from cyclegan.accel import OFF, SpeedPlan, cached_autocast, fast_optimizer, plan_for, speed_up
+from cyclegan.guard import FiniteGuard, check_finite_weights
 from cyclegan.image_pool import ImagePool
 from cyclegan.losses import GANLoss, cycle_loss, identity_loss
+from cyclegan.rng import capture_rng_states, restore_rng_states
 
 Batch = Mapping[str, torch.Tensor]
 log = logging.getLogger(__name__)
@@ -48,7 +50,11 @@ class CycleGAN(L.LightningModule):
     """Unpaired photo <-> Monet translation.
 
     Each training step runs a generator step (both generators, discriminators frozen) and then a
-    discriminator step on detached fakes drawn through an image pool. Losses:
+    discriminator step on detached fakes drawn through an image pool. Losses are watched for NaN
+    and infinity on the device and checked on the logging cadence (``log_every_n_steps``), at
+    every checkpoint and at the end: a diverged run stops with
+    :class:`~cyclegan.guard.NonFiniteLossError` naming the first bad step, and a checkpoint with
+    non-finite weights is never saved. Losses:
     adversarial (BCE or LSGAN), cycle L1 weighted ``lambda_cycle`` and identity L1 weighted
     ``lambda_identity · lambda_cycle`` (0.5 · 10 = 5 by default, as in the paper).
 
@@ -125,6 +131,8 @@ class CycleGAN(L.LightningModule):
         self._speed_applied = False
         self.compile_networks = compile_networks
         self._compiled = False
+        self.guard = FiniteGuard()
+        self._resumed_rng: dict[str, Any] | None = None
 
     # ----------------------------------------------------------------- forward passes
     def translate(self, real_photo: torch.Tensor, real_monet: torch.Tensor) -> dict[str, Any]:
@@ -249,17 +257,41 @@ class CycleGAN(L.LightningModule):
         opt_d.step()
         self.untoggle_optimizer(opt_d)
 
-        logs = {f"train/{k}": v.detach() for k, v in {**g_losses, **d_losses}.items()}
+        losses = {**g_losses, **d_losses}
+        self.guard.watch(losses, step=self.global_step)  # after this iteration's two steps
+        if self.guard.due(getattr(self.trainer, "log_every_n_steps", 1)):
+            self.guard.check(self.current_epoch)  # one host sync, on the logging cadence
+        logs = {f"train/{k}": v.detach() for k, v in losses.items()}
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=real_photo.shape[0])
         self.log("train/lr", float(opt_g.param_groups[0]["lr"]), on_step=True, on_epoch=False)
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # The random states of a resumed checkpoint take effect here, just before the first
+        # step, so that nothing Lightning or the DataLoader draws while restarting shifts them.
+        if self._resumed_rng is not None:
+            restore_rng_states(self._resumed_rng)
+            self._resumed_rng = None
+        # A run resumed from the last step of an epoch starts the next epoch without that
+        # epoch's end hooks (Lightning ran them before the interruption, not after the save):
+        # bring the schedules to this epoch.
+        self._step_schedulers(until=self.current_epoch)
+
+    def on_train_end(self) -> None:
+        self.guard.check(self.current_epoch)
+
     def on_train_epoch_end(self) -> None:
         # Manual optimization: Lightning does not step schedulers for us.
+        self._step_schedulers(until=self.current_epoch + 1)
+
+    def _step_schedulers(self, until: int) -> None:
+        """Step each epoch schedule until it has taken ``until`` steps (idempotent: resuming
+        never steps a schedule twice or skips a step)."""
         schedulers = self.lr_schedulers()
         if schedulers is None:
             return
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-            scheduler.step()  # type: ignore[call-arg]
+            while scheduler.last_epoch < until:
+                scheduler.step()  # type: ignore[call-arg]
 
     def configure_optimizers(self) -> Any:
         generators = [*self.gen_photo2monet.parameters(), *self.gen_monet2photo.parameters()]
@@ -273,14 +305,14 @@ class CycleGAN(L.LightningModule):
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Never save a diverged state: the previous checkpoint stays as it is.
+        self.guard.check(self.current_epoch)
+        check_finite_weights(self, self.global_step)
         checkpoint["image_pools"] = {
             "monet": self.pool_monet.state_dict(),
             "photo": self.pool_photo.state_dict(),
         }
-        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        checkpoint["rng_states"] = rng
+        checkpoint["rng_states"] = capture_rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         pools = checkpoint.get("image_pools")
@@ -289,6 +321,5 @@ class CycleGAN(L.LightningModule):
             self.pool_photo.load_state_dict(pools["photo"])
         rng = checkpoint.get("rng_states", {})
         if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+            restore_rng_states(rng)  # now, and again before the first resumed step
+            self._resumed_rng = rng

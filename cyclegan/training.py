@@ -10,6 +10,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 
 from cyclegan.accel import choose_precision, describe_hardware, warn_if_slow_bf16
+from cyclegan.inference.checkpoint import read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,22 @@ def report_hardware(cfg: DictConfig, trainer: L.Trainer) -> str:
 
 
 def train(cfg: DictConfig) -> L.Trainer:
-    """Seed, build, fit (resuming from ``cfg.ckpt_path`` when set); return the trainer."""
+    """Seed, build, fit (resuming from ``cfg.ckpt_path`` when set); return the trainer.
+
+    Raises:
+        FileNotFoundError: If ``cfg.ckpt_path`` does not exist.
+        CheckpointError: If it is not a checkpoint ``torch.load(weights_only=True)`` reads
+            (the message names the file and any refused class).
+    """
     L.seed_everything(cfg.seed, workers=True)
     module, datamodule, trainer = build(cfg)
     report_hardware(cfg, trainer)
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+    if ckpt_path is not None:
+        # Lightning would load it too (weights_only), but fail with a raw UnpicklingError.
+        read_checkpoint(ckpt_path, mmap=True)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     log.info("Run folder: %s", trainer.default_root_dir)
     return trainer

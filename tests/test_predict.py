@@ -334,7 +334,7 @@ def test_preview_writes_a_contact_sheet(tmp_path: Path, ckpt: Path) -> None:
         ckpt=ckpt, input_dir=tmp_path / "in", output_dir=tmp_path / "out", preview=4
     )
     assert run(cfg) == 0
-    with Image.open(tmp_path / "out" / "preview.png") as sheet:
+    with Image.open(tmp_path / "out-preview.png") as sheet:
         assert sheet.format == "PNG"
         # 4 pairs: 2 per row, 2 rows of 192 px cells with 4 px gaps.
         assert sheet.size == (2 * (2 * 192 + 4) + 3 * 4, 2 * 192 + 3 * 4)

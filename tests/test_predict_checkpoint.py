@@ -53,11 +53,11 @@ def test_a_config_naming_code_outside_the_networks_is_refused(tmp_path: Path) ->
     content = torch.load(tmp_path / "nested.ckpt", weights_only=True)
     content["hyper_parameters"]["generator"] = evil
     torch.save(content, tmp_path / "nested.ckpt")
-    with pytest.raises(CheckpointError, match=r"nested.ckpt.*'pathlib.Path.touch'"):
+    with pytest.raises(CheckpointError, match=r"nested.ckpt.*key 'ngf' refused"):
         load_generator(tmp_path / "nested.ckpt", "photo2monet")
     content["hyper_parameters"]["generator"] = {"_target_": "os.system", "command": "true"}
     torch.save(content, tmp_path / "top.ckpt")
-    with pytest.raises(CheckpointError, match="only classes of cyclegan.networks"):
+    with pytest.raises(CheckpointError, match="not a trusted network"):
         load_generator(tmp_path / "top.ckpt", "photo2monet")
     assert not marker.exists()
 

@@ -10,18 +10,24 @@ from cyclegan.training import build, train
 
 
 class Record(L.Callback):
-    """Global step at the first batch, and (epoch, LR) at each epoch start."""
+    """Global step at the first batch, and (epoch, LR) of the first step of each epoch.
+
+    (Lightning does not call ``on_train_epoch_start`` for an epoch a run resumes into, so the
+    learning rate is read after the step that used it.)
+    """
 
     def __init__(self) -> None:
         self.first_step: int | None = None
         self.epochs: list[tuple[int, float]] = []
 
-    def on_train_epoch_start(self, trainer, pl_module):
-        self.epochs.append((trainer.current_epoch, trainer.optimizers[0].param_groups[0]["lr"]))
-
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.first_step is None:
             self.first_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if not self.epochs or self.epochs[-1][0] != trainer.current_epoch:
+            lr = trainer.optimizers[0].param_groups[0]["lr"]
+            self.epochs.append((trainer.current_epoch, lr))
 
 
 def fit(cfg) -> tuple[L.Trainer, Record]:

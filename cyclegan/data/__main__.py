@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cyclegan.data.datamodule import LAYOUTS
 from cyclegan.data.index import DomainIndex, IndexCache, index_domain
+from cyclegan.data.names import printable
 from cyclegan.data.pack import pack_folder
 from cyclegan.data.records import is_tfrecord_file
 
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if written.skipped:
             print(f"skipped {len(written.skipped)} undecodable images:")
             for problem in written.skipped[:_SHOWN_BAD]:
-                print(f"  {problem}")
+                print(f"  {printable(problem)}")
         return 0
     from cyclegan.data.demo import build_demo_dataset
 
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def inspect_root(root: Path, index_dir: str | None = None) -> int:
     """Print the summary table of ``inspect`` and return its exit status."""
     if not root.exists():
-        print(f"{root}: no such folder", file=sys.stderr)
+        print(f"{printable(str(root))}: no such folder", file=sys.stderr)
         return 2
     folders = [root / name for layout in LAYOUTS for name in layout if (root / name).is_dir()]
     if not folders:
@@ -88,7 +89,7 @@ def inspect_root(root: Path, index_dir: str | None = None) -> int:
     rows = [("folder", "files", "records", "bad", "image sizes", "CRC-32C")]
     rows += [_row(root, index) for index in indexes]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    print(root)
+    print(printable(str(root)))
     for row in rows:
         cells = [
             cell.rjust(width) if 0 < i < 4 else cell.ljust(width)
@@ -97,14 +98,15 @@ def inspect_root(root: Path, index_dir: str | None = None) -> int:
         print("  " + "  ".join(cells).rstrip())
     first_file = next((Path(i.files[0]) for i in indexes if i.files), None)
     if first_file is not None:
-        print(f"indexes cached in {cache.location(first_file, first_file.name).parent}")
+        where = cache.location(first_file, first_file.name).parent
+        print(f"indexes cached in {printable(str(where))}")
     bad = [b for index in indexes for b in index.bad]
     for problem in bad[:_SHOWN_BAD]:
-        print(f"bad: {problem}")
+        print(f"bad: {printable(str(problem))}")
     if len(bad) > _SHOWN_BAD:
         print(f"... and {len(bad) - _SHOWN_BAD} more bad records")
     if not any(index.total_records for index in indexes):
-        print(f"{root}: no TFRecord files or images found", file=sys.stderr)
+        print(f"{printable(str(root))}: no TFRecord files or images found", file=sys.stderr)
         return 2
     return 1 if bad else 0
 
@@ -126,6 +128,7 @@ def _row(root: Path, index: DomainIndex) -> tuple[str, str, str, str, str, str]:
         crc = f"ok ({tfrecords - truncated} records verified)"
         crc += f", {truncated} truncated" if truncated else ""
     folder = index.folder.relative_to(root).as_posix() + "/" if index.folder != root else "."
+    folder = printable(folder)
     return (
         folder,
         str(len(index.files)),

@@ -25,7 +25,7 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
-from cyclegan.data.dataset import DomainImages, UnpairedImages, collate_pairs
+from cyclegan.data.dataset import PROBLEMS, DomainImages, UnpairedImages, collate_pairs
 from cyclegan.data.index import BadRecord, DomainIndex, IndexCache, index_domain
 from cyclegan.data.records import BadRecordError
 from cyclegan.data.sampling import DOMAINS, EpochSampler, ResumableDataLoader
@@ -132,6 +132,7 @@ class CycleGANDataModule(LightningDataModule):
         self.build_demo = build_demo
         self.indexes: dict[str, DomainIndex] = {}
         self.skipped: dict[str, list[BadRecord]] = {}
+        self.skipped_while_training: list[str] = []
         self._train_sampler: EpochSampler | None = None
 
     # -- Lightning hooks -------------------------------------------------------------------
@@ -156,7 +157,20 @@ class CycleGANDataModule(LightningDataModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Turn the ``uint8`` images of a training batch into ``float32`` in ``[-1, 1]`` (and count
-        the batch as consumed, for resuming mid-epoch)."""
+        the batch as consumed, for resuming mid-epoch).
+
+        Records that could not be read any more (changed since indexing) follow
+        ``on_bad_record``: ``error`` raises :class:`BadRecordError` naming the first one before
+        this batch is trained on (``last.ckpt`` is saved first, see
+        :class:`~cyclegan.callbacks.SafeModelCheckpoint`); ``skip`` counts them in
+        :attr:`skipped_while_training` and logs each (another record took its place).
+
+        Raises:
+            BadRecordError: Under ``on_bad_record=error``, for a record that cannot be read.
+        """
+        if isinstance(batch, dict) and PROBLEMS in batch:
+            batch = dict(batch)
+            self._bad_while_training([p for sample in batch.pop(PROBLEMS) for p in sample])
         if isinstance(batch, dict):
             if self._train_sampler is not None and set(DOMAINS) <= set(batch):
                 self._train_sampler.count_consumed()
@@ -167,6 +181,25 @@ class CycleGANDataModule(LightningDataModule):
                 for key, value in batch.items()
             }
         return batch
+
+    def _bad_while_training(self, problems: list[tuple[str, int, int, str, str | None]]) -> None:
+        for path, record, offset, reason, name in problems:
+            error = BadRecordError(path, record, offset, reason, name)
+            if self.on_bad_record == "error":
+                raise BadRecordError(
+                    path,
+                    record,
+                    offset,
+                    f"{reason}; set data.on_bad_record=skip to train without it",
+                    name,
+                )
+            self.skipped_while_training.append(str(error))
+            log.warning(
+                "skipped a record that can no longer be read (%d so far, "
+                "data.on_bad_record=skip; another record took its place): %s",
+                len(self.skipped_while_training),
+                error,
+            )
 
     # -- Public helpers ----------------------------------------------------------------------
 
@@ -205,6 +238,10 @@ class CycleGANDataModule(LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self._pin_memory(),
+            # Its own generator: starting an epoch's iterator (which draws the workers' base
+            # seed) leaves the global torch RNG, which dropout uses, untouched, so a resumed
+            # run draws the same dropout masks as an uninterrupted one.
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def eval_dataloader(

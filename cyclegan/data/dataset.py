@@ -11,18 +11,24 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from cyclegan.data.images import decode_image
+from cyclegan.data.images import BadImageError, decode_image
 from cyclegan.data.index import DomainIndex
+from cyclegan.data.names import printable
 from cyclegan.data.records import BadRecordError, masked_crc32c, parse_example
 from cyclegan.data.sampling import DOMAINS
 from cyclegan.data.sources import record_name
 from cyclegan.data.transforms import ImageTransform
 
-__all__ = ["DomainImages", "RecordReader", "UnpairedImages", "collate_pairs"]
+__all__ = ["PROBLEMS", "DomainImages", "RecordReader", "UnpairedImages", "collate_pairs"]
+
+PROBLEMS = "problems"
+"""Batch key listing, per sample, the records that could not be read (see
+:class:`UnpairedImages`); present only in batches that have any."""
 
 
 class RecordReader:
@@ -69,9 +75,27 @@ class RecordReader:
         return features["image"], record_name(features, Path(path), record)
 
     def load(self, i: int) -> torch.Tensor:
-        """Record ``i`` decoded to ``uint8`` ``[3, H, W]``."""
-        data, name = self.read(i)
-        return decode_image(data, name)
+        """Record ``i`` decoded to ``uint8`` ``[3, H, W]``.
+
+        Raises:
+            BadRecordError: If the record cannot be read or decoded any more (the file changed
+                since indexing, or was removed); the message names file, record and image.
+        """
+        index = self.index
+        path = index.files[int(index.file_ids[i])]
+        offset = max(int(index.offsets[i]), 0)
+        record = int(index.record_numbers[i])
+        try:
+            data, name = self.read(i)
+        except OSError as error:
+            raise BadRecordError(path, record, offset, f"cannot read: {error}") from error
+        try:
+            return decode_image(data, name)
+        except BadImageError as error:
+            reason = str(error).removeprefix(f"{printable(name)}: ")
+            raise BadRecordError(
+                path, record, offset, f"{reason} (file changed since indexing?)", name
+            ) from error
 
 
 def _pread(fd: int, size: int, offset: int) -> bytes:
@@ -103,6 +127,13 @@ class UnpairedImages(Dataset):
     Keys are ``(photo_index, monet_index, augmentation_seed)`` from
     :class:`~cyclegan.data.sampling.EpochSampler`.
 
+    A record that validated when indexed but cannot be read now (its file changed or went away)
+    does not stop a DataLoader worker: the next record of the domain takes its place and the
+    sample carries ``"problems"``, the :class:`BadRecordError` arguments of each record that
+    failed, so that the main process applies ``on_bad_record`` (stop naming it, or skip and
+    count it; see :meth:`CycleGANDataModule.on_after_batch_transfer
+    <cyclegan.data.datamodule.CycleGANDataModule.on_after_batch_transfer>`).
+
     Args:
         photo: Index of the photo domain.
         monet: Index of the Monet domain.
@@ -123,10 +154,27 @@ class UnpairedImages(Dataset):
     def __getitem__(self, key: tuple[int, int, int]) -> dict[str, torch.Tensor]:
         photo_index, monet_index, seed = key
         generator = torch.Generator().manual_seed(seed) if self.transform.augment else None
-        sample = {}
+        sample: dict[str, Any] = {}
+        problems: list[tuple[str, int, int, str, str | None]] = []
         for domain, i in zip(DOMAINS, (photo_index, monet_index), strict=True):
-            sample[domain] = self.transform(self.readers[domain].load(i), generator)
+            sample[domain] = self.transform(self._load(domain, i, problems), generator)
+        if problems:
+            sample[PROBLEMS] = problems
         return sample
+
+    def _load(
+        self, domain: str, i: int, problems: list[tuple[str, int, int, str, str | None]]
+    ) -> torch.Tensor:
+        reader = self.readers[domain]
+        n = len(reader.index)
+        for step in range(n):
+            try:
+                return reader.load((i + step) % n)
+            except BadRecordError as error:
+                problems.append(
+                    (error.path, error.record, error.offset, error.reason, error.image_name)
+                )
+        raise BadRecordError(*problems[-1][:4], problems[-1][4])  # not one record reads now
 
 
 class DomainImages(Dataset):
@@ -154,7 +202,7 @@ class DomainImages(Dataset):
         return self.transform(self.reader.load(i))
 
 
-def collate_pairs(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def collate_pairs(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack samples into a batch ``{"photo": [B, 3, H, W], "monet": [B, 3, H, W]}``.
 
     Both domains are stacked into one block (in shared memory inside a DataLoader worker), so a
@@ -162,11 +210,14 @@ def collate_pairs(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
     the Kaggle recipe's batch size of 1 that transfer costs about as much as decoding. Pixels
     stay interleaved as decoded (the batches are channels-last, see
     :mod:`cyclegan.data.transforms`). In the main process a batch of one is a view of the
-    decoded images, with no copy at all.
+    decoded images, with no copy at all. When any sample has ``"problems"`` the batch has them
+    too, one list per sample.
     """
-    keys = list(samples[0])
+    problems = [sample.get(PROBLEMS, []) for sample in samples]
+    keys = [key for key in samples[0] if key != PROBLEMS]
     if len(samples) == 1 and get_worker_info() is None:
-        return {key: samples[0][key].unsqueeze(0) for key in keys}
+        single = {key: samples[0][key].unsqueeze(0) for key in keys}
+        return {**single, PROBLEMS: problems} if any(problems) else single
     images = [sample[key].permute(1, 2, 0) for key in keys for sample in samples]  # H, W, 3
     first = images[0]
     shape = (len(images), *first.shape)
@@ -177,4 +228,9 @@ def collate_pairs(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
         out = first.new_empty(shape)
     torch.stack(images, out=out)
     batch = out.permute(0, 3, 1, 2)
-    return {key: batch[i * len(samples) : (i + 1) * len(samples)] for i, key in enumerate(keys)}
+    result: dict[str, Any] = {
+        key: batch[i * len(samples) : (i + 1) * len(samples)] for i, key in enumerate(keys)
+    }
+    if any(problems):
+        result[PROBLEMS] = problems  # one list per sample: slicing a block keeps them aligned
+    return result

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from cyclegan.data.images import BadImageError, decode_image, is_image_file
+from cyclegan.data.names import printable
 from cyclegan.data.records import (
     BadRecordError,
     is_tfrecord_file,
@@ -234,7 +235,11 @@ def _tfrecord_entries(path: Path, cache: IndexCache) -> tuple[list[list[int]], l
     cached = cache.load(location)
     if cached is not None and cached.get("file") == stamp:
         return cached["records"], [BadRecord(**b) for b in cached["bad"]]
-    log.info("validating %s (CRC-32C, features, JPEG decode); cached in %s", path, location)
+    log.info(
+        "validating %s (CRC-32C, features, JPEG decode); cached in %s",
+        printable(str(path)),
+        printable(str(location)),
+    )
     records, bad = _validate_tfrecord(path)
     cache.save(location, {"file": stamp, "records": records, "bad": [asdict(b) for b in bad]})
     return records, bad
@@ -309,7 +314,12 @@ def _image_entries(
         else:
             result[path] = ([], [BadRecord(str(path), 0, 0, entry["reason"], key)])
     if checked or set(fresh) != set(known):
-        log.info("validated %d image files in %s; cached in %s", checked, folder, location)
+        log.info(
+            "validated %d image files in %s; cached in %s",
+            checked,
+            printable(str(folder)),
+            printable(str(location)),
+        )
         cache.save(location, {"files": fresh})
     return result
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from cyclegan.data.images import BadImageError, decode_image
+from cyclegan.data.names import printable
 from cyclegan.data.records import encode_example, frame_record, is_tfrecord_file
 from cyclegan.data.sources import list_files
 
@@ -78,7 +79,10 @@ def pack_folder(
     for path in images:
         name = path.relative_to(folder).with_suffix("").as_posix()
         if name in names:
-            raise ValueError(f"{names[name]} and {path} would both be named {name!r}")
+            raise ValueError(
+                f"{printable(str(names[name]))} and {printable(str(path))} would both be named "
+                f"'{printable(name)}'"
+            )
         names[name] = path
 
     result = PackResult(records=0, shards=0)

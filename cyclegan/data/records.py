@@ -27,6 +27,8 @@ from pathlib import Path
 import crc32c
 from tfrecord import example_pb2
 
+from cyclegan.data.names import printable
+
 __all__ = [
     "HEADER_BYTES",
     "BadRecordError",
@@ -66,8 +68,10 @@ class BadRecordError(ValueError):
         self.offset = offset
         self.reason = reason
         self.image_name = image_name
-        named = f" (image_name {image_name!r})" if image_name else ""
-        super().__init__(f"{self.path}: record {record} at byte {offset}{named}: {reason}")
+        named = f" (image_name '{printable(image_name)}')" if image_name else ""
+        super().__init__(
+            f"{printable(self.path)}: record {record} at byte {offset}{named}: {printable(reason)}"
+        )
 
 
 def masked_crc32c(data: bytes | bytearray | memoryview) -> int:

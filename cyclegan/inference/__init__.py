@@ -1,6 +1,7 @@
 """Inference: load a generator, stylize any input safely and fast, export, Kaggle submission.
 
 - :mod:`~cyclegan.inference.checkpoint` loads one generator from a checkpoint (weights_only).
+- :mod:`~cyclegan.inference.trusted` is the allow-list of network classes a checkpoint may build.
 - :mod:`~cyclegan.inference.stylizer` runs it on uint8 images (precision, padding, tiling).
 - :mod:`~cyclegan.inference.runner` stylizes a whole input and accounts for every file.
 - :mod:`~cyclegan.inference.export`, :mod:`~cyclegan.inference.submission` and

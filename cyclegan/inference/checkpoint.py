@@ -2,8 +2,9 @@
 
 Both file kinds are read with ``torch.load(weights_only=True)``: they hold only dicts, lists,
 numbers, strings and tensors, so loading a file cannot run code. The generator is rebuilt from
-the Hydra config stored in the file (``hyper_parameters["generator"]``), and only classes of
-:mod:`cyclegan.networks` may be named there.
+the config stored in the file (``hyper_parameters["generator"]``), which may only name a class of
+the allow-list :data:`cyclegan.inference.trusted.TRUSTED_NETWORKS`, with plain values as
+arguments. Weights that are not all finite (a diverged run) are refused.
 
 Example:
     >>> gen = load_generator("last.ckpt", "photo2monet")  # doctest: +SKIP
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from torch import nn
+
+from cyclegan.inference.trusted import UntrustedConfigError, build_trusted
 
 __all__ = [
     "DIRECTIONS",
@@ -31,6 +33,7 @@ __all__ = [
     "CheckpointError",
     "LoadedGenerator",
     "load_generator",
+    "read_checkpoint",
     "save_generator_weights",
 ]
 
@@ -40,7 +43,6 @@ DIRECTIONS: dict[str, str] = {"photo2monet": "gen_photo2monet", "monet2photo": "
 WEIGHTS_FORMAT = "cyclegan-generator-weights"
 """Value of the ``format`` key in exported generator weights (``export=weights``)."""
 
-_ALLOWED_TARGET_PREFIX = "cyclegan.networks."
 _UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
@@ -83,13 +85,14 @@ def load_generator(path: str | Path, direction: str) -> LoadedGenerator:
 
     Raises:
         CheckpointError: If the file is missing, corrupt, not a checkpoint of this project, holds
-            objects that ``weights_only`` loading refuses, names a class outside
-            ``cyclegan.networks``, or its weights do not fit the generator.
+            objects that ``weights_only`` loading refuses, names a class outside the allow-list
+            or arguments that are not plain values, or its weights do not fit the generator or
+            are not all finite.
     """
     path = Path(path)
     if direction not in DIRECTIONS:
         raise CheckpointError(f"unknown direction {direction!r}; choose one of {list(DIRECTIONS)}")
-    content = _load_file(path)
+    content = read_checkpoint(path)
     if content.get("format") == WEIGHTS_FORMAT:
         config, state, image_size = _from_weights(path, content, direction)
     elif "state_dict" in content and "hyper_parameters" in content:
@@ -99,6 +102,7 @@ def load_generator(path: str | Path, direction: str) -> LoadedGenerator:
             f"{path}: not a CycleGAN checkpoint or generator weights file "
             f"(top-level keys: {sorted(map(str, content))[:10]})"
         )
+    _check_finite(path, state, DIRECTIONS[direction])
     module = _build(path, config)
     try:
         module.load_state_dict(state, strict=True)
@@ -138,11 +142,24 @@ def save_generator_weights(generator: LoadedGenerator, path: str | Path) -> Path
     return path
 
 
-def _load_file(path: Path) -> Mapping[str, Any]:
+def read_checkpoint(path: str | Path, mmap: bool = False) -> Mapping[str, Any]:
+    """The content of a checkpoint or weights file, read with ``torch.load(weights_only=True)``.
+
+    Args:
+        path: The file.
+        mmap: Map the tensors' storage from the file instead of reading it (a cheap check of a
+            large training checkpoint).
+
+    Raises:
+        CheckpointError: If the file is missing, not a PyTorch file (corrupt, truncated), holds
+            objects ``weights_only`` loading refuses (the message names the class), or is not
+            a dict.
+    """
+    path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        content = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
         blocked = _UNSUPPORTED_GLOBAL.search(str(error))
         if blocked is None:  # not a pickle of objects at all: garbage or another format
@@ -200,36 +217,37 @@ def _from_weights(
 
 
 def _build(path: Path, config: dict[str, Any]) -> nn.Module:
-    _check_targets(path, config)
     try:
-        built = instantiate(config)
-        module = built() if not isinstance(built, nn.Module) and callable(built) else built
-    except Exception as error:  # Hydra wraps every failure in its own exception types
+        module = build_trusted(config)
+    except UntrustedConfigError as error:
+        raise CheckpointError(
+            f"{path}: generator config {error}. Checkpoints may only build the network classes "
+            "of cyclegan.inference.trusted.TRUSTED_NETWORKS from plain values"
+        ) from error
+    except (TypeError, ValueError) as error:
         raise CheckpointError(
             f"{path}: cannot build the generator from its config {config}: "
             f"{_first_lines(str(error))}"
         ) from error
-    if not isinstance(module, nn.Module):
-        raise CheckpointError(f"{path}: generator config built a {type(module).__name__}")
     return module
 
 
-def _check_targets(path: Path, node: Any) -> None:
-    """Refuse any ``_target_`` (at any depth) outside :mod:`cyclegan.networks`."""
-    if isinstance(node, Mapping):
-        target = node.get("_target_")
-        if target is not None and not (
-            isinstance(target, str) and target.startswith(_ALLOWED_TARGET_PREFIX)
-        ):
-            raise CheckpointError(
-                f"{path}: generator config names {target!r}; only classes of "
-                f"{_ALLOWED_TARGET_PREFIX.rstrip('.')} are built from checkpoints"
-            )
-        for value in node.values():
-            _check_targets(path, value)
-    elif isinstance(node, list | tuple):
-        for value in node:
-            _check_targets(path, value)
+def _check_finite(path: Path, state: Mapping[str, Any], prefix: str) -> None:
+    """Refuse weights with NaN or infinite values (a diverged run)."""
+    bad = [
+        key
+        for key, value in state.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+    if bad:
+        shown = ", ".join(f"{prefix}.{key}" for key in bad[:3])
+        raise CheckpointError(
+            f"{path}: {len(bad)} of {len(state)} {prefix} tensors hold NaN or infinite values "
+            f"({shown}{', ...' if len(bad) > 3 else ''}): the run diverged before this "
+            "checkpoint; use an earlier one"
+        )
 
 
 def _image_size(value: Any) -> int | None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
+from cyclegan.data.names import printable
 from cyclegan.inference.checkpoint import LoadedGenerator, load_generator
 from cyclegan.inference.export import export_generator
 from cyclegan.inference.outputs import FORMATS, write_image
@@ -20,9 +21,17 @@ from cyclegan.inference.runner import PredictOptions, PredictSummary, predict
 from cyclegan.inference.stylizer import Stylizer, resolve_device
 from cyclegan.inference.submission import SUBMISSION_SIZE, validate_submission, write_submission
 
-__all__ = ["UsageError", "auto_workers", "finish", "make_options", "make_stylizer", "run"]
+__all__ = [
+    "UsageError",
+    "auto_workers",
+    "finish",
+    "make_options",
+    "make_stylizer",
+    "preview_path",
+    "run",
+]
 
-PREVIEW_NAME = "preview.png"
+PREVIEW_SUFFIX = "-preview.png"
 
 
 class UsageError(ValueError):
@@ -55,6 +64,8 @@ def run(cfg: DictConfig) -> int:
     if cfg.input_dir is None:
         raise UsageError("input_dir is required: input_dir=path/to/photos (or .tfrec, .zip)")
     options = make_options(cfg, output_dir)
+    if cfg.preview > 0:
+        preview_path(cfg, output_dir)  # a sheet among the outputs is refused before any work
     stylizer = make_stylizer(cfg, generator)
     print(stylizer.describe())
     print(
@@ -74,7 +85,7 @@ def finish(cfg: DictConfig, summary: PredictSummary, output_dir: Path) -> int:
     """
     status = _report(summary, output_dir)
     if cfg.preview > 0:
-        status = max(status, _write_preview(summary, output_dir))
+        status = max(status, _write_preview(summary, preview_path(cfg, output_dir)))
     if cfg.submission:
         status = max(status, _submission(cfg, summary, output_dir))
     return status
@@ -100,6 +111,25 @@ def make_options(cfg: DictConfig, output_dir: Path) -> PredictOptions:
         progress=cfg.progress,
         writer_threads=cfg.writer_threads,
     )
+
+
+def preview_path(cfg: DictConfig, output_dir: Path) -> Path:
+    """Where the contact sheet goes: ``cfg.preview_path``, by default ``<output_dir>-preview.png``
+    beside the output folder. Never inside it, where it would be taken for an output (by
+    ``evaluate.py``, by a zip for Kaggle) or replace one.
+
+    Raises:
+        UsageError: If ``preview_path`` is inside ``output_dir``.
+    """
+    root = output_dir.resolve()
+    chosen = cfg.get("preview_path")
+    path = Path(chosen) if chosen else root.parent / f"{root.name}{PREVIEW_SUFFIX}"
+    if path.resolve().is_relative_to(root):
+        raise UsageError(
+            f"preview_path={path} is inside output_dir={output_dir}, where the sheet would be "
+            "counted as an output; choose a path outside it (default: beside it)"
+        )
+    return path
 
 
 def auto_workers(device: str) -> int:
@@ -134,7 +164,9 @@ def make_stylizer(cfg: DictConfig, generator: LoadedGenerator) -> Stylizer:
 
 def _report(summary: PredictSummary, output_dir: Path) -> int:
     if summary.ignored:
-        examples = "; ".join(f"{name} ({reason})" for name, reason in summary.ignored[:5])
+        examples = "; ".join(
+            f"{printable(name)} ({printable(reason)})" for name, reason in summary.ignored[:5]
+        )
         more = "; ..." if len(summary.ignored) > 5 else ""
         print(f"ignored {len(summary.ignored)}: {examples}{more}")
     if summary.skipped:
@@ -142,7 +174,7 @@ def _report(summary: PredictSummary, output_dir: Path) -> int:
     if summary.failed:
         print(f"{len(summary.failed)} failed:")
         for name, reason in sorted(summary.failed):
-            print(f"  {name}: {reason}")
+            print(f"  {printable(name)}: {printable(reason)}")
     print(summary.line(output_dir))
     if not summary.converted and not summary.skipped and not summary.failed:
         print("no images found in the input", file=sys.stderr)
@@ -150,14 +182,10 @@ def _report(summary: PredictSummary, output_dir: Path) -> int:
     return 1 if summary.failed else 0
 
 
-def _write_preview(summary: PredictSummary, output_dir: Path) -> int:
+def _write_preview(summary: PredictSummary, path: Path) -> int:
     if summary.preview is None or not summary.preview.pairs:
         print("preview: no image was converted in this run, no contact sheet written")
         return 0
-    if PurePosixPath(PREVIEW_NAME) in summary.outputs:
-        print(f"preview: {PREVIEW_NAME} is the output of an input; no contact sheet written")
-        return 1
-    path = output_dir / PREVIEW_NAME
     write_image(np.asarray(summary.preview.render()), path, overwrite=True)
     print(f"preview: {len(summary.preview.pairs)} inputs beside their outputs -> {path}")
     return 0
@@ -169,7 +197,7 @@ def _submission(cfg: DictConfig, summary: PredictSummary, output_dir: Path) -> i
     write_submission(files, zip_path)
     report = validate_submission(zip_path, cfg.submission_min_images, cfg.submission_max_images)
     for problem in report.problems[:20]:
-        print(f"  {problem}")
+        print(f"  {printable(problem)}")
     if len(report.problems) > 20:
         print(f"  ... and {len(report.problems) - 20} more problems")
     print(f"{report.line()} -> {zip_path}")

@@ -12,18 +12,16 @@ Everything that gives no image is an :class:`Outcome` naming the input and the r
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import torch
-from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
-from cyclegan.data.images import BadImageError, decode_image
+from cyclegan.data.images import MAX_PIXELS, BadImageError, decode_image, image_header
+from cyclegan.data.names import printable
 from cyclegan.data.transforms import ImageTransform
 from cyclegan.inference.inputs import InputProblem, iter_inputs
 from cyclegan.inference.outputs import UnsafeNameError, output_relpath, resolve_output
@@ -63,6 +61,7 @@ class LargeImage:
     output: PurePosixPath
     data: bytes | None = None
     image: torch.Tensor | None = None
+    max_pixels: int = MAX_PIXELS
 
     def decode(self) -> torch.Tensor:
         """The image as ``uint8`` ``[3, H, W]``.
@@ -72,7 +71,7 @@ class LargeImage:
         """
         if self.image is not None:
             return self.image
-        return decode_image(self.data or b"", self.name)
+        return decode_image(self.data or b"", self.name, self.max_pixels)
 
 
 @dataclass
@@ -168,11 +167,14 @@ class PredictDataset(IterableDataset):
         try:
             relpath = output_relpath(name, self.fmt)
             target = resolve_output(self.output_dir, relpath)
+            exists = target.exists()
         except UnsafeNameError as error:
             return Outcome("failed", name, str(error))
-        if not self.overwrite and target.exists():
+        except OSError as error:  # a name this filesystem refuses, a folder it cannot read
+            return Outcome("failed", name, f"cannot use output {relpath}: {error.strerror}")
+        if not self.overwrite and exists:
             return Outcome("skipped", name, f"output {relpath} exists (overwrite=false)", relpath)
-        header = header_size(data)
+        header = image_header(data)
         if header is not None and header.pixels > self.max_pixels:
             return Outcome(
                 "failed",
@@ -186,54 +188,15 @@ class PredictDataset(IterableDataset):
             and self.resize is None
             and needs_tiling(header.height, header.width, self.size_multiple, self.tile_size)
         ):
-            return LargeImage(name, relpath, data=data)  # decoded by the main process
+            # Decoded by the main process, just before tiling.
+            return LargeImage(name, relpath, data=data, max_pixels=self.max_pixels)
         try:
-            image = decode_image(data, name)
+            image = decode_image(data, name, self.max_pixels)
         except BadImageError as error:
-            return Outcome("failed", name, str(error).removeprefix(f"{name}: "))
+            return Outcome("failed", name, str(error).removeprefix(f"{printable(name)}: "))
         if self.resize is not None:
             image = self.resize(image)
         height, width = image.shape[-2:]
         if needs_tiling(height, width, self.size_multiple, self.tile_size):
             return LargeImage(name, relpath, image=image)
         return relpath, image
-
-
-@dataclass(frozen=True)
-class Header:
-    """Image size read from the header (``width`` and ``height`` are 0 when only the pixel
-    count is known)."""
-
-    width: int
-    height: int
-    pixels: int
-
-    def __str__(self) -> str:
-        size = f"{self.width}x{self.height} = " if self.width else ""
-        return f"{size}{self.pixels / 1e6:.1f} megapixels"
-
-
-def header_size(data: bytes) -> Header | None:
-    """The image size read from its header, without decoding; None if unreadable.
-
-    Pillow's decompression-bomb warning is not raised here: the caller compares the size with
-    its own ``max_pixels`` and refuses the image with a message naming it. Beyond twice Pillow's
-    limit only the pixel count is known.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-    except Image.DecompressionBombError as error:
-        pixels = _pixels_from_message(str(error)) or 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
-        return Header(0, 0, pixels)
-    except Exception:  # unreadable header: decode_image names the fault
-        return None
-    return Header(width, height, width * height)
-
-
-def _pixels_from_message(message: str) -> int | None:
-    # Pillow: "Image size (N pixels) exceeds limit of M pixels, could be decompression bomb DOS"
-    digits = message.split("(", 1)[-1].split(" ", 1)[0]
-    return int(digits) if digits.isdigit() else None

@@ -4,7 +4,9 @@ Output names keep each input's relative path and name with the output format's s
 (``trip/beach.png`` -> ``trip/beach.jpg``; a TFRecord ``image_name`` such as ``fb97febc82`` ->
 ``fb97febc82.jpg``). Names come from files, zip members and TFRecord records, i.e. from data a
 user may not control, so :func:`output_relpath` refuses any name that could leave
-``output_dir``: absolute paths, drive letters, ``..`` parts, control characters.
+``output_dir`` (absolute paths, drive letters, ``..`` parts, control characters) and any name
+part longer than filesystems allow (:data:`NAME_MAX` bytes), so that such an input fails alone,
+by name, instead of stopping the run.
 
 :func:`write_image` encodes to a temporary file in the destination folder and renames it into
 place, so an interrupted run never leaves a half-written image under an output name; without
@@ -24,13 +26,24 @@ from PIL import Image
 
 from cyclegan.data.images import IMAGE_EXTENSIONS
 
-__all__ = ["FORMATS", "UnsafeNameError", "output_relpath", "resolve_output", "write_image"]
+__all__ = [
+    "FORMATS",
+    "NAME_MAX",
+    "UnsafeNameError",
+    "output_relpath",
+    "resolve_output",
+    "write_image",
+]
 
 FORMATS: dict[str, str] = {"jpg": ".jpg", "png": ".png"}
 """Output format -> file suffix."""
 
 TEMP_SUFFIX = ".partial"
-"""Suffix of temporary files (``.<name>.<random>.partial``) while an output is being written."""
+"""Suffix of temporary files (``.<random>.partial``) while an output is being written."""
+
+NAME_MAX = 255
+"""Longest file or folder name, in bytes (UTF-8), on common filesystems (ext4, XFS, Btrfs,
+tmpfs, APFS); the output name with its new suffix must fit."""
 
 
 class UnsafeNameError(ValueError):
@@ -48,8 +61,8 @@ def output_relpath(name: str, fmt: str) -> PurePosixPath:
         A relative POSIX path whose suffix is the format's.
 
     Raises:
-        UnsafeNameError: If the name is empty, absolute, has a drive letter, a ``..`` part or a
-            control character.
+        UnsafeNameError: If the name is empty, absolute, has a drive letter, a ``..`` part, a
+            control character, or a part longer than :data:`NAME_MAX` bytes.
     """
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise UnsafeNameError(f"name {name!r} contains control characters")
@@ -65,7 +78,15 @@ def output_relpath(name: str, fmt: str) -> PurePosixPath:
     stem = path.name[: -len(path.suffix)] if path.suffix.lower() in IMAGE_EXTENSIONS else path.name
     if not stem:
         raise UnsafeNameError(f"name {name!r} has no file name before its extension")
-    return path.with_name(stem + FORMATS[fmt])
+    path = path.with_name(stem + FORMATS[fmt])
+    for part in path.parts:
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > NAME_MAX:
+            raise UnsafeNameError(
+                f"name part {part[:40]!r}... is {size} bytes as an output name, longer than the "
+                f"{NAME_MAX} bytes filesystems allow"
+            )
+    return path
 
 
 def resolve_output(output_dir: Path, relpath: PurePosixPath) -> Path:
@@ -99,7 +120,7 @@ def write_image(
     array = image.permute(1, 2, 0).numpy() if isinstance(image, torch.Tensor) else image
     picture = Image.fromarray(np.ascontiguousarray(array))
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    temp = path.with_name(f".{secrets.token_hex(8)}{TEMP_SUFFIX}")  # fits whatever the name
     # os.open with 0o666 honours the umask (tempfile.mkstemp would create the file 0o600).
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:

@@ -25,7 +25,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from cyclegan.data.images import BadImageError
+from cyclegan.data.images import MAX_PIXELS, BadImageError
+from cyclegan.data.names import printable
 from cyclegan.inference.dataset import Batch, LargeImage, Outcome, PredictDataset, pass_through
 from cyclegan.inference.inputs import check_input
 from cyclegan.inference.outputs import write_image
@@ -63,7 +64,7 @@ class PredictOptions:
     overwrite: bool = False
     batch_size: int = 8
     num_workers: int = 2
-    max_pixels: int = 80_000_000
+    max_pixels: int = MAX_PIXELS
     jpeg_quality: int = 95
     resize: int | None = None
     preview: int = 0
@@ -140,7 +141,7 @@ class _Run:
     def fail(self, name: str, reason: str) -> None:
         self.summary.failed.append((name, reason))
         if self.options.progress:  # the full list is printed at the end in any case
-            self.bar.write(f"failed: {name}: {reason}", file=sys.stderr)
+            self.bar.write(f"failed: {printable(name)}: {printable(reason)}", file=sys.stderr)
         self.bar.set_postfix(failed=len(self.summary.failed), refresh=False)
         self.bar.update(1)
 
@@ -272,7 +273,7 @@ def _stylize_large(run: _Run, pool: Executor, stylizer: ImageModel, item: LargeI
     try:
         image = item.decode()
     except BadImageError as error:
-        run.fail(item.name, str(error).removeprefix(f"{item.name}: "))
+        run.fail(item.name, str(error).removeprefix(f"{printable(item.name)}: "))
         return
     try:
         result = stylizer.stylize(image)

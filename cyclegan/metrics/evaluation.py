@@ -23,6 +23,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from cyclegan.data.images import BadImageError, decode_image
+from cyclegan.data.names import printable
 from cyclegan.data.sources import ImageRecord, iter_records
 from cyclegan.metrics.cache import CachedFeatures, FeatureCache, content_key
 from cyclegan.metrics.features import FeatureExtractor, extract_features
@@ -72,8 +73,8 @@ def image_batches(
         try:
             image = decode_image(record.data, record.name)
         except BadImageError as error:
-            reason = str(error).removeprefix(f"{record.name}: ")  # the origin names the image
-            bad.append((record.origin, reason))
+            reason = str(error).removeprefix(f"{printable(record.name)}: ")  # origin names it
+            bad.append((printable(record.origin), reason))
             continue
         if pending and pending[0].shape != image.shape:
             yield torch.stack(pending)
