@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from cyclegan.data.images import BadImageError, decode_image
 from cyclegan.inference.cli import UsageError, finish, make_options
-from cyclegan.inference.dataset import header_size
 from cyclegan.inference.inputs import InputProblem, check_input, iter_inputs
 from cyclegan.inference.runner import predict
 from cyclegan.inference.stylizer import resolve_device
@@ -101,12 +100,8 @@ def read_paintings(
         if isinstance(item, InputProblem):
             problems.append(item)
             continue
-        header = header_size(item.data)
-        if header is not None and header.pixels > max_pixels:
-            problems.append(InputProblem(item.name, f"{header} exceeds max_pixels={max_pixels:,}"))
-            continue
-        try:
-            image = decode_image(item.data, item.name)
+        try:  # images declaring more than max_pixels are refused from their header
+            image = decode_image(item.data, item.name, max_pixels)
         except BadImageError as error:
             problems.append(InputProblem(item.name, str(error).removeprefix(f"{item.name}: ")))
             continue
