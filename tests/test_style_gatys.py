@@ -118,7 +118,7 @@ def test_stylize_writes_like_predict(images: Path, capsys: pytest.CaptureFixture
     assert "2 converted, 0 skipped, 1 failed" in printed
     assert _size(out / "a.jpg") == (40, 30)  # same name, size kept
     assert _size(out / "sub" / "b.jpg") == (32, 32)
-    assert (out / "preview.png").is_file()
+    assert (out.parent / "out-preview.png").is_file()  # beside the outputs, never among them
     before = (out / "a.jpg").read_bytes()
 
     (images / "photos" / "bad.jpg").unlink()
