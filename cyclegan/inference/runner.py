@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -54,6 +55,9 @@ class PredictOptions:
     preview: int = 0
     progress: bool = True
     writer_threads: int = 2
+    on_tile: Callable[[str, int, int], None] | None = None
+    """Called as ``on_tile(name, windows done, windows in all)`` while a large image is tiled
+    (the web app's progress bar)."""
 
 
 @dataclass
@@ -259,8 +263,9 @@ def _stylize_large(run: _Run, pool: Executor, stylizer: Stylizer, item: LargeIma
     except BadImageError as error:
         run.fail(item.name, str(error).removeprefix(f"{item.name}: "))
         return
+    on_tile = run.options.on_tile
     try:
-        result = stylizer.stylize(image)
+        result = stylizer.stylize(image, None if on_tile is None else partial(on_tile, item.name))
     except (RuntimeError, ValueError) as error:
         run.fail(item.name, f"generator failed: {error}")
         return
