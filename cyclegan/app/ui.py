@@ -75,7 +75,12 @@ def build_app(service: StyleService, examples: list[Path]) -> gr.Blocks:
                     type="filepath", label="Photo | output", interactive=False, elem_id="compare"
                 )
                 gallery = gr.Gallery(
-                    label="Outputs", columns=4, height="auto", interactive=False, elem_id="outputs"
+                    label="Outputs (click one to compare)",
+                    columns=4,
+                    height=220,
+                    object_fit="contain",
+                    interactive=False,
+                    elem_id="outputs",
                 )
                 download = gr.File(label="Download", interactive=False, elem_id="download")
                 report = gr.Markdown(elem_id="report")
