@@ -50,6 +50,8 @@ def test_a_photo_uploaded_in_the_browser_comes_back_stylized(
         browser = playwright.chromium.launch(executable_path=chromium, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            requested: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
             page.goto(served.app.local_url)
             assert "device **cpu**" not in page.inner_text("#model")  # rendered, not raw
             assert "precision float32" in page.inner_text("#model")
@@ -73,6 +75,8 @@ def test_a_photo_uploaded_in_the_browser_comes_back_stylized(
     assert pixels.std() > 2  # not blank
     assert body == expected.images[0].output.read_bytes()  # what predict.py's path writes
     assert "lake.jpg: 320×200 in" in report
+    assert requested
+    assert [url for url in requested if not url.startswith(served.app.local_url)] == []
     with Image.open(tmp_path / "app.png") as screenshot:
         assert screenshot.width == 1400
         assert np.asarray(screenshot.convert("L")).std() > 10  # a page, not an empty frame

@@ -46,7 +46,11 @@ def build_app(service: StyleService, examples: list[Path]) -> gr.Blocks:
     """The page: model choice and uploads on the left, comparison, outputs and report right."""
     cfg = service.cfg
     offered = service.checkpoints()
-    with gr.Blocks(title="cyclegan: try a model", analytics_enabled=False) as app:
+    with gr.Blocks(
+        title="cyclegan: try a model",
+        analytics_enabled=False,
+        delete_cache=(600, 3600),  # every 10 minutes, Gradio's copies older than an hour
+    ) as app:
         gr.Markdown(_INTRO)
         model_info = gr.Markdown(service.describe(offered[0], cfg.direction), elem_id="model")
         with gr.Row():
