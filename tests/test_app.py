@@ -1,11 +1,9 @@
 """The web app's work without the web page: same pixels and reasons as predict.py, downloads,
-which checkpoints can be loaded, progress on tiled images, and app.py's exit codes."""
+which checkpoints can be loaded, progress on tiled images."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -21,7 +19,7 @@ from cyclegan.data.demo import demo_photographs
 from cyclegan.inference.checkpoint import CheckpointError
 from cyclegan.inference.cli import UsageError, run
 from cyclegan.inference.tiling import window_starts
-from tests.predict_helpers import CONF_DIR, REPO, compose_predict, encoded, photo, write_checkpoint
+from tests.predict_helpers import CONF_DIR, compose_predict, encoded, photo, write_checkpoint
 
 
 def compose_app(**overrides: object) -> DictConfig:
@@ -211,17 +209,3 @@ def test_examples_are_the_demo_photographs(tmp_path: Path) -> None:
         decoded = _read(path)
         assert decoded.shape == array.shape
         assert np.abs(decoded.astype(int) - array).mean() < 3  # JPEG quality 92
-
-
-def test_app_py_exits_2_with_the_reason_for_a_bad_checkpoint(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "app.py"), "ckpt=nothing.ckpt", "precision=32"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2
-    assert "nothing.ckpt: checkpoint file not found" in result.stderr
-    assert list(tmp_path.iterdir()) == []  # no .hydra/ folder, no log file

@@ -41,7 +41,9 @@ def test_a_photo_uploaded_in_the_browser_comes_back_stylized(
 ) -> None:
     chromium = _system_chromium()
     if chromium is None:
-        pytest.skip("no Chromium on this machine (apt-get install chromium; .ci/run installs it)")
+        pytest.skip(
+            "no Chromium on this machine: apt-get install chromium (make test does, as root)"
+        )
     upload = tmp_path / "lake.jpg"
     upload.write_bytes(encoded(photo(320, 200, 5)))
     expected = StyleService(served.cfg, tmp_path / "direct").stylize([upload], served.ckpt)
@@ -56,7 +58,7 @@ def test_a_photo_uploaded_in_the_browser_comes_back_stylized(
             assert "device **cpu**" not in page.inner_text("#model")  # rendered, not raw
             assert "precision float32" in page.inner_text("#model")
             page.set_input_files("#photos input[type=file]", str(upload))
-            page.get_by_text("lake.jpg").first.wait_for(timeout=30_000)
+            page.locator("#photos").get_by_label("lake.jpg").wait_for(timeout=30_000)
             page.click("#stylize")
             link = page.locator("#download a").first
             link.wait_for(timeout=60_000)
@@ -64,8 +66,12 @@ def test_a_photo_uploaded_in_the_browser_comes_back_stylized(
             assert response.ok
             page.locator("#compare img").first.wait_for(timeout=30_000)
             report = page.inner_text("#report")
-            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
             body = response.body()
+            page.get_by_text("chelsea", exact=True).first.click()  # a built-in example
+            page.locator("#photos").get_by_label("chelsea.jpg").wait_for(timeout=30_000)
+            page.click("#stylize")
+            page.locator("#report").get_by_text("chelsea.jpg: 451×300 in").wait_for(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         finally:
             browser.close()
 

@@ -1,7 +1,12 @@
-"""The web app as a client sees it: gradio_client against a server on a free local port."""
+"""The web app as a client sees it: gradio_client against a server on a free local port, and
+``app.py``'s exit status for what stops it at start."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +21,8 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from cyclegan.app.service import StyleService  # noqa: E402
-from tests.app_helpers import GRADIO_LOOP_LEAKS, RunningApp, running_app  # noqa: E402
-from tests.predict_helpers import encoded, photo  # noqa: E402
+from tests.app_helpers import GRADIO_LOOP_LEAKS, RunningApp, free_port, running_app  # noqa: E402
+from tests.predict_helpers import REPO, encoded, photo, write_checkpoint  # noqa: E402
 
 pytestmark = GRADIO_LOOP_LEAKS
 
@@ -37,6 +42,12 @@ def test_listens_on_localhost_only_without_a_public_link(served: RunningApp) -> 
     assert served.app.server_name == "127.0.0.1"
     assert served.app.local_url.startswith("http://127.0.0.1:")
     assert served.app.share_url is None
+
+
+def test_one_inference_at_a_time(served: RunningApp) -> None:
+    (stylize,) = [fn for fn in served.app.fns.values() if fn.api_name == "stylize"]
+    assert stylize.concurrency_limit == 1
+    assert served.app._queue.max_size == served.cfg.queue_size
 
 
 def test_uploads_come_back_stylized_at_their_size_with_a_zip(
@@ -118,3 +129,32 @@ def test_uploads_over_the_size_limit_are_refused_by_client_and_server(
     assert refused.status_code == 413  # a client that skips the check is refused by the server
     small = httpx.post(upload, files={"files": ("small.png", b"x" * 1000, "image/png")})
     assert small.status_code == 200
+
+
+def _app_py(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "app.py"), "precision=32", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_app_py_exits_2_naming_a_bad_checkpoint_or_a_taken_port(tmp_path: Path) -> None:
+    work = tmp_path / "cwd"
+    work.mkdir()
+    missing = _app_py(work, "ckpt=nothing.ckpt")
+    assert missing.returncode == 2
+    assert "nothing.ckpt: checkpoint file not found" in missing.stderr
+    assert list(work.iterdir()) == []  # no .hydra/ folder, no log file
+
+    write_checkpoint(tmp_path / "tiny.ckpt")
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        busy = _app_py(work, f"ckpt={tmp_path / 'tiny.ckpt'}", f"port={port}")
+    assert busy.returncode == 2
+    assert f"port={port} on host=127.0.0.1 is not free" in busy.stderr

@@ -165,6 +165,18 @@ def serve(cfg: DictConfig, work_dir: Path | None = None, block: bool = True) -> 
         examples = write_examples(work_dir / "examples") if cfg.examples else []
         app = build_app(service, examples)
         app.queue(default_concurrency_limit=1, max_size=cfg.queue_size)
+        _launch(app, cfg, work_dir, block)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    if temporary and block:  # the server has stopped
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return app
+
+
+def _launch(app: gr.Blocks, cfg: DictConfig, work_dir: Path, block: bool) -> None:
+    try:
         app.launch(
             server_name=cfg.host,
             server_port=cfg.port,
@@ -175,7 +187,10 @@ def serve(cfg: DictConfig, work_dir: Path | None = None, block: bool = True) -> 
             prevent_thread_lock=not block,
             theme=_THEME,
         )
-    finally:
-        if temporary and block:
-            shutil.rmtree(work_dir, ignore_errors=True)
-    return app
+    except OSError as error:
+        if "port" not in str(error):
+            raise
+        app.close()
+        raise OSError(
+            f"port={cfg.port} on host={cfg.host} is not free; choose another with port=..."
+        ) from error
