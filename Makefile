@@ -11,7 +11,7 @@ TORCH_XLA := torch==2.9.0 torchvision==0.24.0 torch-xla==2.9.0
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo train predict app evaluate test test-fast test-xla browser lint format tensorboard bench-data bench-eval clean
+.PHONY: help install demo train predict stylize app evaluate test test-fast test-xla browser lint format tensorboard bench-data bench-eval clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ train: install ## Train: make train ARGS="accelerator=cpu loss=lsgan data.root=.
 
 predict: install ## Stylize: make predict ARGS="ckpt=... input_dir=... output_dir=..."
 	$(BIN)/python predict.py $(ARGS)
+
+stylize: install ## Gatys style transfer: make stylize ARGS="input_dir=... style=monet_jpg/ output_dir=..."
+	$(BIN)/python stylize.py $(ARGS)
 
 CKPT ?= demo_out/train/checkpoints/last.ckpt
 app: install ## Try a model in the browser: make app [CKPT=...] [ARGS="runs_dir=outputs port=8000"]

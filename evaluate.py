@@ -12,19 +12,14 @@ from __future__ import annotations
 import sys
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
+from cyclegan.accel import describe_hardware
+from cyclegan.inference.stylizer import resolve_device
 from cyclegan.metrics.evaluation import evaluate, format_report
-from cyclegan.metrics.inception import InceptionFeatureExtractor
+from cyclegan.metrics.inception import InceptionFeatureExtractor, inception_precision
 
 USAGE = "Usage: python evaluate.py generated=DIR_OR_ZIP real=DIR_OR_TFREC [precision=bf16]"
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
@@ -35,12 +30,15 @@ def main(cfg: DictConfig) -> None:
             print(f"error: {key}=PATH is required. {USAGE}", file=sys.stderr)
             sys.exit(2)
     try:
+        device = resolve_device(cfg.device)
+        precision = inception_precision(cfg.precision, device)
+        print(describe_hardware(device, precision), file=sys.stderr)
         result = evaluate(
             cfg.generated,
             cfg.real,
-            InceptionFeatureExtractor(precision=cfg.precision),
+            InceptionFeatureExtractor(precision=precision),
             batch_size=cfg.batch_size,
-            device=_device(cfg.device),
+            device=device,
             cache_dir=cfg.cache_dir,
             kid_subsets=cfg.kid_subsets,
             kid_subset_size=cfg.kid_subset_size,

@@ -157,7 +157,12 @@ def main() -> None:
         return
     if not PHOTOS.is_dir():
         raise SystemExit(f"Kaggle photo TFRecords not found at {PHOTOS}")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads 1, data {PHOTOS}")
+    from cyclegan.accel import detect_cpu
+
+    print(
+        f"CPU {detect_cpu().summary()}; torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"torch threads 1, data {PHOTOS}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         roots = {1: make_root(base, 1), 10: make_root(base, 10)}

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from train_step import compose_config, images, plain_convolutions  # noqa: E402
+from train_step import compose_config, images  # noqa: E402
 
 KINDS = {
     "convolution backward": ("convolution_backward",),
@@ -51,6 +51,8 @@ def main() -> None:
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.data import DataLoader
 
+    from cyclegan.accel import detect_cpu
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="unet", choices=["unet", "resnet"])
     parser.add_argument("--mode", default="default", choices=["default", "naive"])
@@ -61,8 +63,6 @@ def main() -> None:
 
     cfg = compose_config(args.model, args.mode, "cpu", args.override, dry=False)
     module = instantiate(cfg.module)
-    if args.mode == "naive":
-        plain_convolutions(module)
     state: dict[str, Any] = {}
 
     class Profile(L.Callback):
@@ -97,8 +97,8 @@ def main() -> None:
         kind = kind_of(event)
         kinds[kind] = kinds.get(kind, 0.0) + event.self_cpu_time_total
     print(
-        f"\n{args.model} / {args.mode} ({cfg.trainer.precision}, channels_last="
-        f"{cfg.module.channels_last}, {torch.get_num_threads()} threads): "
+        f"\nCPU {detect_cpu().summary()}\n{args.model} / {args.mode} ({cfg.trainer.precision}, "
+        f"{module.speed_plan}, {torch.get_num_threads()} threads): "
         f"{total / 1e6:.3f} s of CPU-op time in one iteration"
     )
     for kind, us in sorted(kinds.items(), key=lambda kv: -kv[1]):

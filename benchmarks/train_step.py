@@ -10,17 +10,19 @@ in-memory batches of random images, with the networks at full width:
 
 Modes:
 
-- ``default``: the composed project config for ``--accelerator`` (on the CPU: bf16 autocast,
-  fused Adam; ``module.channels_last`` and ``compile`` as configured). ``--override
-  MODEL:KEY=VALUE`` adds a Hydra override to one model's default run.
+- ``default``: the composed project config for ``--accelerator``: the precision and speed plan
+  chosen for this hardware (``cyclegan/accel``; bf16 autocast only on CPUs with native bf16),
+  fused Adam, ``compile`` as configured. ``--override MODEL:KEY=VALUE`` adds a Hydra override
+  to one model's default run.
 - ``naive``: float32, eager, contiguous (NCHW) tensors, ``torch.optim.Adam`` with
-  ``foreach=True``, PyTorch's own convolutions throughout (no matrix-product form for small
-  maps, see ``cyclegan.networks.layers``).
+  ``foreach=True``, PyTorch's own kernels throughout (``speed.enabled=false``).
 
 ``--tasks infer`` times the generator alone (``no_grad``, eval mode); ``--batches 1 8 32`` runs
 several batch sizes (``benchmarks/gpu_check.sh`` does both on a CUDA GPU). ``--dry-run``
 runs every configuration at tiny sizes (64 px, ngf=ndf=8, one timed iteration) to check the
-code path. Warm-up iterations (oneDNN primitive creation, compilation) are not timed.
+code path. Warm-up iterations (oneDNN primitive creation, compilation) are not timed. The
+table starts with the CPU model and capability; every ratio compares runs of this one
+invocation on this machine.
 """
 
 from __future__ import annotations
@@ -42,15 +44,13 @@ NAIVE = [
     "module.optimizer._target_=torch.optim.Adam",
     "module.optimizer.fused=false",
     "+module.optimizer.foreach=true",
-    "module.channels_last=false",
+    "speed.enabled=false",
 ]
 TINY = [
     "model.generator.ngf=8",
     "model.discriminator.ndf=8",
     "model.discriminator.n_layers=2",
 ]
-# Reference: the official PyTorch CycleGAN on a 2-core CPU with AMX, batch 1, 256x256 (s/iter).
-REFERENCE = {"unet": 3.05, "resnet": 9.8}
 
 
 def compose_config(model: str, mode: str, accelerator: str, overrides: list[str], dry: bool):
@@ -107,21 +107,12 @@ def images(n: int, batch: int, size: int) -> list[dict[str, Any]]:
     ]
 
 
-def plain_convolutions(module: Any) -> None:
-    """PyTorch's own convolution kernels at every map size (the naive mode)."""
-    for layer in module.modules():
-        if hasattr(layer, "gemm_max_positions"):
-            layer.gemm_max_positions = 0
-
-
-def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int, naive: bool) -> list[float]:
+def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[float]:
     import lightning as L
     from hydra.utils import instantiate
     from torch.utils.data import DataLoader
 
     module = instantiate(cfg.module)
-    if naive:
-        plain_convolutions(module)
     cuda = cfg.trainer.accelerator == "gpu"
     timer = IterationTimer(cuda)
     trainer = L.Trainer(
@@ -140,24 +131,22 @@ def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int, naive: b
     return timer.seconds[warmup:]
 
 
-def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int, naive: bool) -> list[float]:
+def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[float]:
     import contextlib
 
     import torch
     from hydra.utils import instantiate
 
+    from cyclegan.accel import plan_for, speed_up
+
     cuda = cfg.trainer.accelerator == "gpu"
     device = torch.device("cuda" if cuda else "cpu")
     net = instantiate(cfg.model.generator)().eval().to(device)
-    if naive:
-        plain_convolutions(net)
-    x = images(1, batch, size)[0]["photo"].to(device)
+    precision = str(cfg.trainer.precision)
+    plan = plan_for(device, precision, cfg.model.channels_last, cfg.speed, inference=True)
+    speed_up(net, plan, inference=True)
+    x = images(1, batch, size)[0]["photo"].to(device).contiguous(memory_format=plan.memory_format)
     half = str(cfg.trainer.precision).startswith(("bf16", "16"))
-    if cfg.module.channels_last:
-        net, x = (
-            net.to(memory_format=torch.channels_last),
-            x.contiguous(memory_format=torch.channels_last),
-        )
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16) if half else contextlib.nullcontext()
     )
@@ -184,7 +173,7 @@ def worker(args: argparse.Namespace) -> None:
     for batch in args.batches:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        seconds = sorted(run(cfg, batch, size, args.warmup, args.iters, mode == "naive"))
+        seconds = sorted(run(cfg, batch, size, args.warmup, args.iters))
         result = {
             "task": task,
             "batch": batch,
@@ -236,9 +225,12 @@ def main() -> None:
 
 
 def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from cyclegan.accel import detect_cpu
+
     size = 64 if args.dry_run else args.size
+    print(f"\nCPU {detect_cpu().summary()}")
     print(
-        f"\n{args.accelerator}, {size}x{size}, {rows[0]['threads']} CPU threads, median of "
+        f"{args.accelerator}, {size}x{size}, {rows[0]['threads']} CPU threads, median of "
         f"{args.iters} after {args.warmup} warm-up (train: one G step + one D step)"
     )
     memory = "GPU GB" if args.accelerator == "gpu" else "RSS GB"
@@ -253,9 +245,6 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"{r['task']:6} {r['batch']:5d} {r['model']:7} {r['mode']:8} {r['precision']:11} "
             f"{r['median']:8.3f} {r['batch'] / r['median']:8.1f} {gb:7.2f} {ratio:>9}"
         )
-    if "train" in args.tasks and args.accelerator == "cpu" and not args.dry_run:
-        ref = ", ".join(f"{m} {s} s/iter" for m, s in REFERENCE.items())
-        print(f"reference at batch 1 (official PyTorch CycleGAN, 2-core CPU): {ref}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 They turn an accelerator choice into the settings that suit it, so that ``conf/accelerator/*``
 stay short and ``accelerator=auto`` picks the right ones for the hardware it finds:
 
-- ``${auto_precision:tpu}`` -> Lightning precision (bf16-true on TPU, bf16-mixed elsewhere).
+- ``${auto_precision:tpu}`` -> Lightning precision for the hardware (``accel/hardware.py``).
 - ``${fused_optimizer:cpu}`` -> whether Adam may use its fused kernel (not on XLA devices).
 - ``${gan_strategy:2,gpu}`` -> the Lightning strategy for that many devices.
 - ``${run_dir:${ckpt_path}}`` -> Hydra's run folder (the checkpoint's run when resuming).
@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from lightning.pytorch.accelerators import XLAAccelerator
 from omegaconf import OmegaConf
+
+from cyclegan.accel.hardware import choose_precision
 
 ACCELERATORS = ("auto", "cpu", "gpu", "tpu")
 # Lightning's DDP with unused-parameter detection: each CycleGAN backward pass leaves one pair
@@ -34,22 +36,17 @@ def _on_tpu(target: str) -> bool:
 
 
 def auto_precision(target: str = "auto") -> str:
-    """Lightning precision for an accelerator choice.
-
-    ``tpu`` (or ``auto`` with TPU cores present) -> ``bf16-true``; ``gpu`` (or ``auto`` with
-    CUDA) -> ``bf16-mixed`` where the GPU supports bf16, else ``16-mixed``; the CPU ->
-    ``bf16-mixed``.
+    """Lightning precision for an accelerator choice on this machine
+    (:func:`cyclegan.accel.choose_precision`): ``tpu`` -> ``bf16-true``; a CUDA GPU ->
+    ``bf16-mixed`` or ``16-mixed``; a CPU -> ``bf16-mixed`` with native bf16 (AMX,
+    AVX512_BF16), else ``32-true``.
 
     Example:
         >>> auto_precision("tpu")
         'bf16-true'
     """
     _check(target, "auto_precision")
-    if _on_tpu(target):
-        return "bf16-true"
-    if target in {"auto", "gpu"} and torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed"
+    return choose_precision(target).precision
 
 
 def run_dir(ckpt_path: str | None, root: str = "outputs") -> str:

@@ -1,4 +1,4 @@
-"""Adversarial losses (BCE and least squares) and the L1 terms of CycleGAN.
+"""Adversarial losses (BCE, least squares, hinge) and the L1 terms of CycleGAN.
 
 The discriminators return raw logits; each adversarial loss defines how they are scored. The
 discriminator loss is the mean of its real and fake terms (×0.5), as in the paper and the
@@ -11,42 +11,72 @@ from torch import nn
 
 
 class GANLoss(nn.Module):
-    """Base class: subclasses implement ``criterion(logits, target_is_real)``.
+    """Interface of an adversarial loss: what a generator and a discriminator minimise, given
+    the discriminator's raw logits. Subclasses implement both methods; losses are computed in
+    float32 whatever the autocast dtype of the logits.
 
-    Losses are computed in float32 whatever the autocast dtype of the logits.
+    Adding a loss is one subclass here and one ``conf/loss/<name>.yaml`` naming it.
     """
 
-    def criterion(self, logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        """Loss of a generator whose fakes scored ``fake_logits``."""
+        raise NotImplementedError
+
+    def discriminator_loss(
+        self, real_logits: torch.Tensor, fake_logits: torch.Tensor
+    ) -> torch.Tensor:
+        """Loss of a discriminator that scored real images ``real_logits`` and fakes
+        ``fake_logits`` (halved, as in the paper and the official implementation)."""
+        raise NotImplementedError
+
+
+class _TargetGANLoss(GANLoss):
+    """A loss of each logit against a target, 1 for real and 0 for fake (BCE, LSGAN)."""
+
+    def criterion(self, logits: torch.Tensor, target: float) -> torch.Tensor:
         raise NotImplementedError
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """Loss of a generator whose fakes scored ``fake_logits``: they should look real."""
-        return self.criterion(fake_logits, True)
+        """Fakes should score as real."""
+        return self.criterion(fake_logits.float(), 1.0)
 
     def discriminator_loss(
         self, real_logits: torch.Tensor, fake_logits: torch.Tensor
     ) -> torch.Tensor:
         """0.5 · (loss on real as real + loss on fake as fake)."""
-        return 0.5 * (self.criterion(real_logits, True) + self.criterion(fake_logits, False))
+        return 0.5 * (
+            self.criterion(real_logits.float(), 1.0) + self.criterion(fake_logits.float(), 0.0)
+        )
 
 
-class BCEGANLoss(GANLoss):
+class BCEGANLoss(_TargetGANLoss):
     """Binary cross-entropy on logits (the Kaggle tutorial's loss, the original GAN)."""
 
-    def criterion(self, logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-        logits = logits.float()
-        target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
-        return F.binary_cross_entropy_with_logits(logits, target)
+    def criterion(self, logits: torch.Tensor, target: float) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-class LSGANLoss(GANLoss):
+class LSGANLoss(_TargetGANLoss):
     """Least squares GAN: mean squared error of the logits to 1 (real) or 0 (fake), as the
     CycleGAN paper uses."""
 
-    def criterion(self, logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-        logits = logits.float()
-        target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
-        return F.mse_loss(logits, target)
+    def criterion(self, logits: torch.Tensor, target: float) -> torch.Tensor:
+        return F.mse_loss(logits, torch.full_like(logits, target))
+
+
+class HingeGANLoss(GANLoss):
+    """Hinge loss (Lim & Ye 2017; SAGAN, BigGAN): the discriminator minimises
+    0.5 · (mean relu(1 − real) + mean relu(1 + fake)), the generator −mean(fake)."""
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.float().mean()
+
+    def discriminator_loss(
+        self, real_logits: torch.Tensor, fake_logits: torch.Tensor
+    ) -> torch.Tensor:
+        real = F.relu(1.0 - real_logits.float()).mean()
+        fake = F.relu(1.0 + fake_logits.float()).mean()
+        return 0.5 * (real + fake)
 
 
 def cycle_loss(real: torch.Tensor, reconstructed: torch.Tensor, weight: float) -> torch.Tensor:

@@ -7,9 +7,9 @@ Paper mapping (Zhu et al., 2017), written once:
     D_X = ``disc_photo``       judges photos
 """
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import lightning as L
@@ -20,10 +20,12 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from cyclegan.accel import OFF, SpeedPlan, cached_autocast, fast_optimizer, plan_for, speed_up
 from cyclegan.image_pool import ImagePool
 from cyclegan.losses import GANLoss, cycle_loss, identity_loss
 
 Batch = Mapping[str, torch.Tensor]
+log = logging.getLogger(__name__)
 
 
 def partial_config(factory: Callable[..., nn.Module]) -> dict[str, Any]:
@@ -40,28 +42,6 @@ def partial_config(factory: Callable[..., nn.Module]) -> dict[str, Any]:
     }
     target = f"{factory.func.__module__}.{factory.func.__qualname__}"
     return {"_target_": target, "_partial_": True, **kwargs}
-
-
-@contextlib.contextmanager
-def cached_autocast(device_type: str) -> Iterator[None]:
-    """Within an enabled autocast region, cast each weight to the low-precision dtype once.
-
-    Lightning's mixed precision enters ``torch.autocast(..., cache_enabled=False)``, so a network
-    that runs several times in one step (G runs twice in the generator step) has all its weights
-    cast again at each call, and their gradients cast back once per call. This re-enters
-    autocast with its cache on for one forward pass and empties the cache on the way out: the
-    weights change at the next optimizer step. Without autocast (float32, bf16-true, XLA) it
-    does nothing.
-    """
-    if device_type not in ("cpu", "cuda") or not torch.is_autocast_enabled(device_type):
-        yield
-        return
-    dtype = torch.get_autocast_dtype(device_type)
-    with torch.autocast(device_type, dtype=dtype, cache_enabled=True):
-        try:
-            yield
-        finally:
-            torch.clear_autocast_cache()
 
 
 class CycleGAN(L.LightningModule):
@@ -82,8 +62,12 @@ class CycleGAN(L.LightningModule):
         lambda_identity: identity weight relative to ``lambda_cycle``; 0 disables it.
         pool_size: image-pool capacity per domain; 0 disables the pool.
         seed: seed of the image pools' random generators.
-        channels_last: keep weights and activations in channels-last memory format (faster
-            convolutions on CPU and GPU; XLA ignores memory formats).
+        channels_last: this architecture gains from the channels-last memory format where the
+            hardware does (``model.channels_last``); whether it is used is the speed plan's
+            choice (:func:`cyclegan.accel.plan_for`).
+        speed: the ``speed`` config (``enabled``, ``channels_last``, ``small_map_gemm``):
+            applied by :func:`cyclegan.accel.speed_up` when training starts, for the device and
+            precision the Trainer uses.
         compile_networks: compile the four networks with ``torch.compile`` when training
             starts (CPU and CUDA; a one-off compilation of a minute or more, then faster steps).
 
@@ -111,11 +95,12 @@ class CycleGAN(L.LightningModule):
         seed: int = 0,
         channels_last: bool = False,
         compile_networks: bool = False,
+        speed: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.save_hyperparameters(
-            ignore=["generator", "discriminator", "gan_loss", "optimizer", "scheduler"]
+            ignore=["generator", "discriminator", "gan_loss", "optimizer", "scheduler", "speed"]
         )
         # Plain data, so checkpoints load with torch.load(weights_only=True) and predict.py can
         # rebuild the generator without the training config.
@@ -135,8 +120,9 @@ class CycleGAN(L.LightningModule):
         self.pool_monet = ImagePool(pool_size, seed=seed)
         self.pool_photo = ImagePool(pool_size, seed=seed + 1)
         self.channels_last = channels_last
-        if channels_last:
-            self.to(memory_format=torch.channels_last)
+        self.speed_options = dict(speed) if speed is not None else {"enabled": False}
+        self.speed_plan: SpeedPlan = OFF
+        self._speed_applied = False
         self.compile_networks = compile_networks
         self._compiled = False
 
@@ -214,25 +200,39 @@ class CycleGAN(L.LightningModule):
         return self.gen_photo2monet(photo)
 
     # ----------------------------------------------------------------- training
+    def networks(self) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
+        """G, F, D_Y, D_X."""
+        return self.gen_photo2monet, self.gen_monet2photo, self.disc_monet, self.disc_photo
+
     def configure_model(self) -> None:
+        trainer = self._trainer  # None when called outside Trainer.fit (tests)
+        if not self._speed_applied and trainer is not None and self.speed_options.get("enabled"):
+            self.speed_plan = plan_for(
+                trainer.strategy.root_device,
+                str(trainer.precision),
+                self.channels_last,
+                self.speed_options,
+            )
+            for net in self.networks():
+                speed_up(net, self.speed_plan)
+            self._speed_applied = True
+            log.info("Speed plan: %s", self.speed_plan)
         # In place (nn.Module.compile), so parameter names and checkpoints stay as they are.
         if self.compile_networks and not self._compiled:
-            nets = (self.gen_photo2monet, self.gen_monet2photo, self.disc_monet, self.disc_photo)
-            for net in nets:
+            for net in self.networks():
                 net.compile()
             self._compiled = True
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` in the networks' memory format (the DataModule delivers channels-last)."""
-        layout = torch.channels_last if self.channels_last else torch.contiguous_format
-        return x.contiguous(memory_format=layout)
+        return x.contiguous(memory_format=self.speed_plan.memory_format)
 
     def training_step(self, batch: Batch, batch_idx: int) -> None:
         real_photo, real_monet = self._prepare(batch["photo"]), self._prepare(batch["monet"])
         opt_g, opt_d = cast(list[LightningOptimizer], self.optimizers())
 
         self.toggle_optimizer(opt_g)  # discriminators frozen
-        with cached_autocast(self.device.type):
+        with cached_autocast(self.device.type, self.speed_plan.cached_autocast):
             g_losses, fakes = self.generator_losses(real_photo, real_monet)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_losses["g_total"])
@@ -242,7 +242,7 @@ class CycleGAN(L.LightningModule):
         self.toggle_optimizer(opt_d)  # generators frozen
         fake_monet = self.pool_monet.query(fakes["fake_monet"].detach())
         fake_photo = self.pool_photo.query(fakes["fake_photo"].detach())
-        with cached_autocast(self.device.type):
+        with cached_autocast(self.device.type, self.speed_plan.cached_autocast):
             d_losses = self.discriminator_losses(real_photo, real_monet, fake_photo, fake_monet)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_losses["d_total"])
@@ -264,8 +264,9 @@ class CycleGAN(L.LightningModule):
     def configure_optimizers(self) -> Any:
         generators = [*self.gen_photo2monet.parameters(), *self.gen_monet2photo.parameters()]
         discriminators = [*self.disc_monet.parameters(), *self.disc_photo.parameters()]
-        opt_g = self.optimizer_factory(generators)
-        opt_d = self.optimizer_factory(discriminators)
+        factory = fast_optimizer(self.optimizer_factory, self.speed_plan)
+        opt_g = factory(generators)
+        opt_d = factory(discriminators)
         if self.scheduler_factory is None:
             return [opt_g, opt_d]
         return [opt_g, opt_d], [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]

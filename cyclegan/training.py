@@ -9,6 +9,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 
+from cyclegan.accel import choose_precision, describe_hardware, warn_if_slow_bf16
+
 log = logging.getLogger(__name__)
 
 
@@ -43,17 +45,39 @@ def build_trainer(cfg: DictConfig, **kwargs: object) -> L.Trainer:
 def build(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule, L.Trainer]:
     """Instantiate module, DataModule and Trainer (with logger and callbacks) from ``cfg``."""
     datamodule: L.LightningDataModule = instantiate(cfg.data)
-    module: L.LightningModule = instantiate(cfg.module)
+    try:
+        module: L.LightningModule = instantiate(cfg.module)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, FileNotFoundError):  # e.g. the loss network's weights
+            raise err.__cause__ from None
+        raise
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer = build_trainer(cfg, callbacks=callbacks, logger=logger)
     return module, datamodule, trainer
 
 
+def report_hardware(cfg: DictConfig, trainer: L.Trainer) -> str:
+    """Log (and return) one line: device, CPU model and capability, precision and why; warn
+    when bf16 is asked for on a CPU that would emulate it."""
+    precision = str(trainer.precision)
+    device = trainer.strategy.root_device
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    target = accelerator if accelerator in {"auto", "cpu", "gpu", "tpu"} else "auto"
+    choice = choose_precision(target)
+    reason = choice.reason if choice.precision == precision else "set by trainer.precision"
+    if device.type == "cpu" and precision.startswith("bf16"):
+        warn_if_slow_bf16(f"trainer.precision={precision}", "trainer.precision=32-true")
+    line = describe_hardware(device, precision, reason)
+    log.info("%s", line)
+    return line
+
+
 def train(cfg: DictConfig) -> L.Trainer:
     """Seed, build, fit (resuming from ``cfg.ckpt_path`` when set); return the trainer."""
     L.seed_everything(cfg.seed, workers=True)
     module, datamodule, trainer = build(cfg)
+    report_hardware(cfg, trainer)
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is not None and not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")

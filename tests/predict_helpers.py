@@ -17,6 +17,7 @@ __all__ = [
     "CONF_DIR",
     "REAL_DATA",
     "TINY_RESNET",
+    "TINY_TRANSFORM",
     "TINY_UNET",
     "compose_predict",
     "encoded",
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
 REAL_DATA = REPO.parent / "shared" / "data" / "gan-getting-started"
 
-# Size multiple 32 and 16: tests use 32-64 px images.
+# Size multiples 32, 4 and 4: tests use 32-64 px images.
 TINY_UNET: dict[str, Any] = {
     "_target_": "cyclegan.networks.UNetGenerator",
     "_partial_": True,
@@ -37,6 +38,13 @@ TINY_UNET: dict[str, Any] = {
 }
 TINY_RESNET: dict[str, Any] = {
     "_target_": "cyclegan.networks.ResnetGenerator",
+    "_partial_": True,
+    "ngf": 4,
+    "n_blocks": 1,
+}
+
+TINY_TRANSFORM: dict[str, Any] = {
+    "_target_": "cyclegan.networks.TransformNet",
     "_partial_": True,
     "ngf": 4,
     "n_blocks": 1,

@@ -10,7 +10,13 @@ import torch
 
 from cyclegan.inference.checkpoint import load_generator
 from cyclegan.inference.cli import run
-from tests.predict_helpers import TINY_RESNET, TINY_UNET, compose_predict, write_checkpoint
+from tests.predict_helpers import (
+    TINY_RESNET,
+    TINY_TRANSFORM,
+    TINY_UNET,
+    compose_predict,
+    write_checkpoint,
+)
 
 ONNX_TOLERANCE = 1e-4
 """Max absolute difference allowed between onnxruntime and PyTorch outputs (in [-1, 1]; one
@@ -26,7 +32,9 @@ UNET_256 = {**TINY_UNET, "ngf": 2, "num_downs": 8}  # 1x1 bottleneck at 256 px
 
 
 @pytest.mark.parametrize(
-    "config", [TINY_UNET, TINY_RESNET, UNET_256], ids=["unet", "resnet", "unet256"]
+    "config",
+    [TINY_UNET, TINY_RESNET, UNET_256, TINY_TRANSFORM],
+    ids=["unet", "resnet", "unet256", "fast_style"],
 )
 def test_onnx_matches_pytorch_at_several_batch_sizes(
     tmp_path: Path, config: dict, capsys: pytest.CaptureFixture[str]

@@ -1,4 +1,4 @@
-"""The drop-in layers compute what ``nn`` computes, on the path they claim to take."""
+"""The swapped-in layers compute what ``nn`` computes, on the path they claim to take."""
 
 import warnings
 
@@ -7,8 +7,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cyclegan.networks import UNetGenerator, layers
-from cyclegan.networks.layers import Conv2d, ConvTranspose2d, ReflectionPad2d
+from cyclegan.accel import SpeedPlan, layers, speed_up
+from cyclegan.accel.layers import DtypeReflectionPad2d, GemmConv2d, GemmConvTranspose2d
+from cyclegan.networks import UNetGenerator
 
 CL = torch.channels_last
 
@@ -76,7 +77,7 @@ CONV_CASES = [
 def test_conv_gemm_matches_nn(gemm_calls, memory_format, cin, cout, k, s, p, bias, size):
     torch.manual_seed(0)
     reference = nn.Conv2d(cin, cout, k, stride=s, padding=p, bias=bias)
-    ours = Conv2d(cin, cout, k, stride=s, padding=p, bias=bias)
+    ours = GemmConv2d(cin, cout, k, stride=s, padding=p, bias=bias)
     check_against_nn(ours, reference, torch.randn(3, cin, size, size), memory_format)
     assert gemm_calls["conv"] == 1
     assert ours.weight.grad.stride() == ours.weight.stride()
@@ -99,35 +100,40 @@ def test_conv_transpose_gemm_matches_nn(
     torch.manual_seed(0)
     kwargs = {"stride": s, "padding": p, "output_padding": op, "bias": bias}
     reference = nn.ConvTranspose2d(cin, cout, k, **kwargs)
-    ours = ConvTranspose2d(cin, cout, k, **kwargs)
+    ours = GemmConvTranspose2d(cin, cout, k, **kwargs)
     check_against_nn(ours, reference, torch.randn(2, cin, size, size), memory_format)
     assert gemm_calls["convT"] == 1
 
 
-def test_conv_transpose_gemm_honours_output_size(gemm_calls):
-    layer = ConvTranspose2d(4, 4, 3, stride=2, padding=1)
+def test_conv_transpose_with_output_size_takes_pytorchs_kernel(gemm_calls):
+    layer = GemmConvTranspose2d(4, 4, 3, stride=2, padding=1)
     x = torch.randn(1, 4, 5, 5)
     for size in ([9, 9], [10, 10]):
         expected = F.conv_transpose2d(x, layer.weight, layer.bias, 2, 1, output_padding=size[0] - 9)
         torch.testing.assert_close(layer(x, output_size=size), expected, atol=1e-5, rtol=1e-5)
-    assert gemm_calls["convT"] == 2
+    assert gemm_calls["convT"] == 0
+    layer(x)
+    assert gemm_calls["convT"] == 1
 
 
 def test_large_maps_and_unsupported_layers_use_pytorch_kernels(gemm_calls):
-    assert Conv2d(4, 4, 3, padding=1)(torch.randn(1, 4, 9, 9)).shape == (1, 4, 9, 9)  # 81 > 64
-    assert ConvTranspose2d(4, 4, 4, 2, 1)(torch.randn(1, 4, 9, 9)).shape == (1, 4, 18, 18)
-    Conv2d(4, 4, 3, padding=1, groups=2)(torch.randn(1, 4, 4, 4))
-    Conv2d(4, 4, 3, padding=1, padding_mode="reflect")(torch.randn(1, 4, 4, 4))
-    Conv2d(4, 4, 3, padding=2, dilation=2)(torch.randn(1, 4, 4, 4))
-    Conv2d(4, 4, 3, padding=1, gemm_max_positions=0)(torch.randn(1, 4, 4, 4))
+    assert GemmConv2d(4, 4, 3, padding=1)(torch.randn(1, 4, 9, 9)).shape == (1, 4, 9, 9)  # 81 > 64
+    assert GemmConvTranspose2d(4, 4, 4, 2, 1)(torch.randn(1, 4, 9, 9)).shape == (1, 4, 18, 18)
+    GemmConv2d(4, 4, 3, padding=1, groups=2)(torch.randn(1, 4, 4, 4))
+    GemmConv2d(4, 4, 3, padding=1, padding_mode="reflect")(torch.randn(1, 4, 4, 4))
+    GemmConv2d(4, 4, 3, padding=2, dilation=2)(torch.randn(1, 4, 4, 4))
+    GemmConv2d(4, 4, 3, padding=1, gemm_max_positions=0)(torch.randn(1, 4, 4, 4))
     assert gemm_calls == {"conv": 0, "convT": 0}
-    Conv2d(4, 4, 3, padding=1)(torch.randn(1, 4, 8, 8))  # 64 positions: the threshold
+    GemmConv2d(4, 4, 3, padding=1)(torch.randn(1, 4, 8, 8))  # 64 positions: the threshold
     assert gemm_calls["conv"] == 1
 
 
 @pytest.mark.parametrize(
     ("layer", "function"),
-    [(ConvTranspose2d(64, 32, 4, 2, 1), F.conv_transpose2d), (Conv2d(64, 32, 4, 2, 1), F.conv2d)],
+    [
+        (GemmConvTranspose2d(64, 32, 4, 2, 1), F.conv_transpose2d),
+        (GemmConv2d(64, 32, 4, 2, 1), F.conv2d),
+    ],
 )
 def test_gemm_path_under_bf16_autocast_matches_the_kernels(gemm_calls, layer, function):
     torch.manual_seed(0)
@@ -142,30 +148,48 @@ def test_gemm_path_under_bf16_autocast_matches_the_kernels(gemm_calls, layer, fu
 
 
 def test_layers_keep_nn_state_dict_keys():
-    assert Conv2d(3, 8, 4).state_dict().keys() == nn.Conv2d(3, 8, 4).state_dict().keys()
+    assert GemmConv2d(3, 8, 4).state_dict().keys() == nn.Conv2d(3, 8, 4).state_dict().keys()
     assert (
-        ConvTranspose2d(8, 3, 4, bias=False).state_dict().keys()
+        GemmConvTranspose2d(8, 3, 4, bias=False).state_dict().keys()
         == nn.ConvTranspose2d(8, 3, 4, bias=False).state_dict().keys()
     )
+
+
+def test_swapping_keeps_parameters_and_state_dict():
+    net = UNetGenerator(ngf=4, num_downs=5)
+    params = {name: p for name, p in net.named_parameters()}
+    keys = net.state_dict().keys()
+    speed_up(net, SpeedPlan(small_map_gemm=64))
+    assert all(p is params[name] for name, p in net.named_parameters())
+    assert net.state_dict().keys() == keys
+    kinds = {type(m) for m in net.modules()}
+    assert {GemmConv2d, GemmConvTranspose2d} <= kinds
+    assert not kinds & {nn.Conv2d, nn.ConvTranspose2d}
+
+
+def test_networks_are_plain_nn_until_sped_up(gemm_calls):
+    net = UNetGenerator(ngf=4, num_downs=6).eval()
+    net(torch.randn(1, 3, 64, 64))
+    assert gemm_calls == {"conv": 0, "convT": 0}
+    assert not any(type(m).__module__.startswith("cyclegan.accel") for m in net.modules())
 
 
 def test_unet_is_the_same_function_with_and_without_the_gemm_path(gemm_calls):
     torch.manual_seed(0)
     net = UNetGenerator(ngf=4, num_downs=6).eval()
     x = torch.randn(2, 3, 64, 64)
+    plain = net(x)
+    speed_up(net, SpeedPlan(small_map_gemm=64))
     fast = net(x)
     assert gemm_calls["conv"] > 0
     assert gemm_calls["convT"] > 0
-    for layer in net.modules():
-        if hasattr(layer, "gemm_max_positions"):
-            layer.gemm_max_positions = 0
-    torch.testing.assert_close(fast, net(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
 
 
 def test_reflection_pad_keeps_bf16_under_autocast():
     x = torch.randn(1, 2, 5, 5, dtype=torch.bfloat16, requires_grad=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        ours = ReflectionPad2d(2)(x)
+        ours = DtypeReflectionPad2d(2)(x)
         upcast = nn.ReflectionPad2d(2)(x)
     assert upcast.dtype == torch.float32  # what autocast does to PyTorch's layer
     assert ours.dtype == torch.bfloat16
@@ -178,6 +202,7 @@ def test_reflection_pad_keeps_bf16_under_autocast():
 
 def test_traced_and_exported_graphs_keep_pytorch_convolutions(gemm_calls):
     net = UNetGenerator(ngf=2, num_downs=5).eval()
+    speed_up(net, SpeedPlan(small_map_gemm=64))
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad(), warnings.catch_warnings():
         # The generator's size check, frozen by the trace (as in inference/export.py).

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from cyclegan.losses import BCEGANLoss, LSGANLoss, cycle_loss, identity_loss
+from cyclegan.losses import BCEGANLoss, HingeGANLoss, LSGANLoss, cycle_loss, identity_loss
 
 
 def softplus(z: float) -> float:
@@ -31,9 +31,24 @@ def test_lsgan_generator_and_discriminator_against_hand_values():
     assert loss.discriminator_loss(full(1.0), full(0.0)).item() == pytest.approx(0.0)
 
 
-def test_losses_are_float32_under_bf16_inputs():
+def test_hinge_generator_and_discriminator_against_hand_values():
+    loss = HingeGANLoss()
+    assert loss.generator_loss(full(0.7)).item() == pytest.approx(-0.7)
+    # real 0.25 -> relu(0.75); fake -0.5 -> relu(0.5): 0.5 * (0.75 + 0.5)
+    assert loss.discriminator_loss(full(0.25), full(-0.5)).item() == pytest.approx(0.625)
+    # Beyond the margins (real >= 1, fake <= -1) nothing is left to learn.
+    assert loss.discriminator_loss(full(1.5), full(-2.0)).item() == 0.0
+    real = torch.tensor([[2.0, 0.0]]).view(1, 1, 1, 2)
+    fake = torch.tensor([[-3.0, 1.0]]).view(1, 1, 1, 2)
+    # relu(1 - [2, 0]) = [0, 1], mean 0.5; relu(1 + [-3, 1]) = [0, 2], mean 1: 0.5 * 1.5
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("loss", [BCEGANLoss(), LSGANLoss(), HingeGANLoss()])
+def test_losses_are_float32_under_bf16_inputs(loss):
     logits = full(0.3).to(torch.bfloat16)
-    assert LSGANLoss().generator_loss(logits).dtype == torch.float32
+    assert loss.generator_loss(logits).dtype == torch.float32
+    assert loss.discriminator_loss(logits, logits).dtype == torch.float32
     a, b = full(0.1).bfloat16(), full(0.4).bfloat16()
     assert cycle_loss(a, b, 10.0).dtype == torch.float32
 

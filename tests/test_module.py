@@ -215,7 +215,7 @@ def weight_casts(layer: nn.Module, x: torch.Tensor, cached: bool) -> int:
     """How often ``layer``'s weight is cast when it runs twice in one forward pass."""
     from torch.profiler import profile
 
-    from cyclegan.module import cached_autocast
+    from cyclegan.accel import cached_autocast
 
     context = cached_autocast("cpu") if cached else torch.autocast("cpu", enabled=True)
     with profile(record_shapes=True) as prof, context:
@@ -225,7 +225,7 @@ def weight_casts(layer: nn.Module, x: torch.Tensor, cached: bool) -> int:
 
 
 def test_cached_autocast_casts_weights_once_and_forgets_them():
-    from cyclegan.module import cached_autocast
+    from cyclegan.accel import cached_autocast
 
     layer, x = nn.Linear(4, 4), torch.randn(2, 4)
     # Lightning's bf16-mixed context: autocast with its cache off.
@@ -247,13 +247,16 @@ def test_cached_autocast_casts_weights_once_and_forgets_them():
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_training_input_takes_the_networks_memory_format(channels_last: bool) -> None:
     """The DataModule delivers channels-last batches; NCHW networks get NCHW input."""
+    from cyclegan.accel import SpeedPlan
+
     model = CycleGAN(
         partial(UNetGenerator, ngf=4, num_downs=5),
         partial(PatchGANDiscriminator, ndf=4),
         LSGANLoss(),
         partial(torch.optim.Adam, lr=2e-4),
-        channels_last=channels_last,
+        channels_last=True,
     )
+    model.speed_plan = SpeedPlan(channels_last=channels_last)
     batch = torch.rand(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     prepared = model._prepare(batch)
     assert torch.equal(prepared, batch)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.profiler import profile
 
-from cyclegan.optim import Adam
+from cyclegan.accel.optim import ChannelsLastAdam
 
 CL = torch.channels_last
 
@@ -30,7 +30,7 @@ def run_steps(optimizer_class, memory_format, steps=4, **kwargs):
 
 @pytest.mark.parametrize("amsgrad", [False, True])
 def test_fused_channels_last_matches_plain_adam(amsgrad):
-    ours, optimizer = run_steps(Adam, CL, fused=True, amsgrad=amsgrad)
+    ours, optimizer = run_steps(ChannelsLastAdam, CL, fused=True, amsgrad=amsgrad)
     reference, _ = run_steps(
         torch.optim.Adam, torch.contiguous_format, foreach=False, amsgrad=amsgrad
     )
@@ -55,14 +55,14 @@ def tensor_copies(optimizer):
 
 
 def test_fused_step_copies_no_channels_last_weight():
-    _, optimizer = run_steps(Adam, CL, steps=1, fused=True)
+    _, optimizer = run_steps(ChannelsLastAdam, CL, steps=1, fused=True)
     assert tensor_copies(optimizer) == []
     _, optimizer = run_steps(torch.optim.Adam, CL, steps=1, fused=True)
     assert [6, 5, 3, 3] in tensor_copies(optimizer)  # what this class avoids
 
 
 def test_state_dict_loads_into_torch_adam():
-    params, optimizer = run_steps(Adam, CL, fused=True)
+    params, optimizer = run_steps(ChannelsLastAdam, CL, fused=True)
     plain = torch.optim.Adam(params, lr=0.05, fused=True)
     plain.load_state_dict(optimizer.state_dict())
     for p in params:

@@ -157,14 +157,15 @@ class StyleService:
             return self._loaded[1], self._loaded[2]
 
     def describe(self, ckpt: str, direction: str) -> str:
-        """Markdown naming the checkpoint, generator, direction, device and precision."""
+        """Markdown naming the checkpoint, generator, direction, device and precision, then
+        the hardware line ``predict.py`` prints."""
         generator, stylizer = self.model(ckpt, direction)
         target = str(generator.config.get("_target_", "?")).rsplit(".", 1)[-1]
         trained = f", trained at {generator.image_size} px" * bool(generator.image_size)
         precision = str(stylizer.dtype).removeprefix("torch.")
         return (
             f"**{generator.source}**: {target} {direction}{trained} · device "
-            f"**{stylizer.device}** · precision **{precision}**"
+            f"**{stylizer.device}** · precision **{precision}**  \n{stylizer.describe()}"
         )
 
     def stylize(

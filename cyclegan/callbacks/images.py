@@ -82,3 +82,23 @@ class ImageGridLogger(L.Callback):
             tiles = torch.stack([a, b, c], dim=1).flatten(0, 1).float().cpu()
             out[name] = make_grid(tiles, nrow=3, normalize=True, value_range=(-1, 1))
         return out
+
+
+class StyleGridLogger(ImageGridLogger):
+    """Like :class:`ImageGridLogger` for a model with only ``gen_photo2monet`` (fast style
+    transfer): ``images/photo2monet`` shows photo | stylized, one row per image."""
+
+    @torch.no_grad()
+    def grids(self, pl_module: L.LightningModule) -> dict[str, torch.Tensor]:
+        """The grid as a float CHW image in [0, 1] on the CPU."""
+        assert self._batch is not None
+        g = cast(nn.Module, pl_module.gen_photo2monet)
+        was_training = g.training
+        g.eval()
+        try:
+            photo = self._batch["photo"].to(pl_module.device)
+            stylized = g(photo)
+        finally:
+            g.train(was_training)
+        tiles = torch.stack([photo, stylized], dim=1).flatten(0, 1).float().cpu()
+        return {"images/photo2monet": make_grid(tiles, nrow=2, normalize=True, value_range=(-1, 1))}

@@ -20,7 +20,7 @@ from cyclegan.inference.runner import PredictOptions, PredictSummary, predict
 from cyclegan.inference.stylizer import Stylizer, resolve_device
 from cyclegan.inference.submission import SUBMISSION_SIZE, validate_submission, write_submission
 
-__all__ = ["UsageError", "auto_workers", "make_options", "make_stylizer", "run"]
+__all__ = ["UsageError", "auto_workers", "finish", "make_options", "make_stylizer", "run"]
 
 PREVIEW_NAME = "preview.png"
 
@@ -56,11 +56,22 @@ def run(cfg: DictConfig) -> int:
         raise UsageError("input_dir is required: input_dir=path/to/photos (or .tfrec, .zip)")
     options = make_options(cfg, output_dir)
     stylizer = make_stylizer(cfg, generator)
+    print(stylizer.describe())
     print(
         f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}) on "
-        f"{stylizer.device}, precision {cfg.precision}: {options.input_path} -> {output_dir}"
+        f"{stylizer.device}, precision {stylizer.precision}: {options.input_path} -> {output_dir}"
     )
     summary = predict(stylizer, options)
+    return finish(cfg, summary, output_dir)
+
+
+def finish(cfg: DictConfig, summary: PredictSummary, output_dir: Path) -> int:
+    """Print the account of a run, write the preview and the submission a config asks for.
+
+    Returns:
+        The exit status: 0 when every input was converted or skipped (and the submission, if
+        asked for, is valid), 1 otherwise.
+    """
     status = _report(summary, output_dir)
     if cfg.preview > 0:
         status = max(status, _write_preview(summary, output_dir))

@@ -20,7 +20,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 from torch.utils.data import DataLoader
@@ -31,12 +31,30 @@ from cyclegan.inference.dataset import Batch, LargeImage, Outcome, PredictDatase
 from cyclegan.inference.inputs import check_input
 from cyclegan.inference.outputs import write_image
 from cyclegan.inference.preview import ContactSheet
-from cyclegan.inference.stylizer import Stylizer
 
-__all__ = ["PredictOptions", "PredictSummary", "predict"]
+__all__ = ["ImageModel", "PredictOptions", "PredictSummary", "predict"]
 
 _MAX_PENDING_WRITES = 64
 T = TypeVar("T")
+
+
+class ImageModel(Protocol):
+    """What :func:`predict` drives: a :class:`~cyclegan.inference.stylizer.Stylizer`, or Gatys
+    style transfer (:class:`cyclegan.style.gatys.Gatys`)."""
+
+    size_multiple: int
+    tile_size: int
+
+    def forward_uint8(self, batch: torch.Tensor) -> torch.Tensor:
+        """``uint8`` ``[B, 3, H, W]`` (sizes fitting ``size_multiple``) -> the same shape."""
+        ...
+
+    def stylize(
+        self, image: torch.Tensor, on_window: Callable[[int, int], None] | None = None
+    ) -> torch.Tensor:
+        """One ``uint8`` ``[3, H, W]`` image of any size -> the same shape; ``on_window(done,
+        total)`` after each window when the image is processed in windows."""
+        ...
 
 
 @dataclass
@@ -169,11 +187,11 @@ class _Run:
         self.bar.update(1)
 
 
-def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
+def predict(stylizer: ImageModel, options: PredictOptions) -> PredictSummary:
     """Stylize every image under ``options.input_path`` into ``options.output_dir``.
 
     Args:
-        stylizer: The generator wrapper.
+        stylizer: The generator wrapper (or another :class:`ImageModel`).
         options: Input, output and how.
 
     Returns:
@@ -227,7 +245,7 @@ def predict(stylizer: Stylizer, options: PredictOptions) -> PredictSummary:
     return run.summary
 
 
-def _stylize_batch(run: _Run, pool: Executor, stylizer: Stylizer, batch: Batch) -> None:
+def _stylize_batch(run: _Run, pool: Executor, stylizer: ImageModel, batch: Batch) -> None:
     keep = [
         i for i, pair in enumerate(zip(batch.names, batch.outputs, strict=True)) if run.claim(*pair)
     ]
@@ -240,7 +258,7 @@ def _stylize_batch(run: _Run, pool: Executor, stylizer: Stylizer, batch: Batch) 
 
 
 def _forward(
-    run: _Run, stylizer: Stylizer, batch: Batch, keep: list[int]
+    run: _Run, stylizer: ImageModel, batch: Batch, keep: list[int]
 ) -> list[tuple[int, torch.Tensor]]:
     """Outputs for the images ``keep`` of a batch. If the batch fails as a whole (out of
     memory, say), each image is retried alone and only those that fail alone are failed."""
@@ -255,7 +273,7 @@ def _forward(
         return []
 
 
-def _stylize_large(run: _Run, pool: Executor, stylizer: Stylizer, item: LargeImage) -> None:
+def _stylize_large(run: _Run, pool: Executor, stylizer: ImageModel, item: LargeImage) -> None:
     if not run.claim(item.name, item.output):
         return
     try:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from cyclegan.accel import describe_hardware, inference_precision, plan_for, speed_up
 from cyclegan.data.transforms import to_float, to_uint8
 from cyclegan.inference.tiling import needs_tiling, reflect_pad, stylize_tiled
 
@@ -23,32 +23,8 @@ __all__ = ["PRECISIONS", "Stylizer", "resolve_device"]
 
 PRECISIONS = {"bf16": torch.bfloat16, "32": torch.float32}
 """``bf16``: weights and activations in bfloat16 (AMX on recent Xeons, tensor cores on GPUs;
-normalisation statistics still accumulate in float32); ``32``: float32."""
-
-
-class ChannelsLastInstanceNorm(nn.Module):
-    """Instance norm computed by ``group_norm`` with one group per channel: the same function,
-    but PyTorch's instance norm reshapes its input to ``[1, B*C, H, W]``, which copies a
-    channels-last tensor twice, while group norm has a channels-last kernel (on this CPU the
-    ResNet-9 runs twice as fast in bf16)."""
-
-    def __init__(self, norm: nn.InstanceNorm2d) -> None:
-        super().__init__()
-        self.num_features = norm.num_features
-        self.eps = norm.eps
-        self.weight = norm.weight
-        self.bias = norm.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
-
-
-def _swap_instance_norms(module: nn.Module) -> None:
-    for name, child in module.named_children():
-        if isinstance(child, nn.InstanceNorm2d) and not child.track_running_stats:
-            setattr(module, name, ChannelsLastInstanceNorm(child))
-        else:
-            _swap_instance_norms(child)
+normalisation statistics still accumulate in float32); ``32``: float32. ``auto`` picks one for
+the device (:func:`cyclegan.accel.inference_precision`: bf16 only where it is native)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -74,9 +50,10 @@ class Stylizer:
             changed: the copy is put in eval mode, cast and moved.
         size_multiple: Height and width the generator needs to be multiples of.
         device: Where to run it.
-        precision: ``bf16`` or ``32`` (see :data:`PRECISIONS`).
-        channels_last: Use the NHWC memory format (faster convolutions on CPU and GPU), and
-            compute instance norms with :class:`ChannelsLastInstanceNorm`.
+        precision: ``auto``, ``bf16`` or ``32`` (see :data:`PRECISIONS`).
+        channels_last: ``auto`` (the speed plan measured for this hardware, see
+            :func:`cyclegan.accel.plan_for`) or a forced choice: the NHWC memory format, with
+            instance norms computed by ``group_norm``'s channels-last kernel.
         tile_size: Images whose padded height or width exceeds this are processed in windows
             of this side (a multiple of ``size_multiple``); see :mod:`cyclegan.inference.tiling`.
         tile_overlap: Overlap of neighbouring windows, blended linearly.
@@ -87,13 +64,17 @@ class Stylizer:
         generator: nn.Module,
         size_multiple: int,
         device: torch.device | str = "cpu",
-        precision: str = "bf16",
-        channels_last: bool = True,
+        precision: str = "auto",
+        channels_last: bool | str = "auto",
         tile_size: int = 1024,
         tile_overlap: int = 128,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision={precision!r}: choose one of {list(PRECISIONS)}")
+        self.device = torch.device(device)
+        if precision not in {*PRECISIONS, "auto", "fp32"}:
+            raise ValueError(f"precision={precision!r}: choose auto or one of {list(PRECISIONS)}")
+        if channels_last not in (True, False, "auto"):
+            raise ValueError(f"channels_last={channels_last!r}: choose auto, true or false")
+        self.precision = inference_precision(precision, self.device)
         if tile_size % size_multiple or tile_size < size_multiple:
             raise ValueError(
                 f"tile_size={tile_size} must be a positive multiple of the generator's size "
@@ -101,16 +82,21 @@ class Stylizer:
             )
         if not 0 <= tile_overlap < tile_size // 2:
             raise ValueError(f"tile_overlap={tile_overlap} must be in [0, {tile_size // 2})")
-        self.device = torch.device(device)
-        self.dtype = PRECISIONS[precision]
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.dtype = PRECISIONS[self.precision]
+        self.plan = plan_for(
+            self.device, self.precision, options={"channels_last": channels_last}, inference=True
+        )
+        self.memory_format = self.plan.memory_format
         self.size_multiple = size_multiple
         self.tile_size = tile_size
         self.tile_overlap = tile_overlap
         self.generator = copy.deepcopy(generator).eval()
-        if channels_last:
-            _swap_instance_norms(self.generator)
+        speed_up(self.generator, self.plan, inference=True)
         self.generator.to(self.device, self.dtype).to(memory_format=self.memory_format)
+
+    def describe(self) -> str:
+        """One line: device, CPU model and capability, precision."""
+        return describe_hardware(self.device, self.precision)
 
     @torch.inference_mode()
     def forward_float(self, batch: torch.Tensor) -> torch.Tensor:

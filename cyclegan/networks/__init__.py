@@ -1,7 +1,9 @@
-"""Generators and discriminators: plain ``nn.Module``s, no Lightning or Hydra."""
+"""Generators, discriminators and the fast-style transformation network: plain ``nn.Module``s,
+no Lightning or Hydra."""
 
 from cyclegan.networks.patchgan import PatchGANDiscriminator
 from cyclegan.networks.resnet import ResnetGenerator
+from cyclegan.networks.transform import TransformNet
 from cyclegan.networks.unet import UNetGenerator
 
-__all__ = ["PatchGANDiscriminator", "ResnetGenerator", "UNetGenerator"]
+__all__ = ["PatchGANDiscriminator", "ResnetGenerator", "TransformNet", "UNetGenerator"]

@@ -4,7 +4,6 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
-from cyclegan.networks.layers import Conv2d
 
 
 class PatchGANDiscriminator(nn.Module):
@@ -32,7 +31,7 @@ class PatchGANDiscriminator(nn.Module):
         prev = in_channels
         for i in range(n_layers):
             out = ndf * min(2**i, 8)
-            layers.append(Conv2d(prev, out, 4, stride=2, padding=1, bias=i == 0))
+            layers.append(nn.Conv2d(prev, out, 4, stride=2, padding=1, bias=i == 0))
             if i > 0:
                 layers.append(nn.InstanceNorm2d(out, affine=True))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
@@ -40,11 +39,11 @@ class PatchGANDiscriminator(nn.Module):
         out = ndf * min(2**n_layers, 8)
         layers += [
             nn.ZeroPad2d(1),
-            Conv2d(prev, out, 4, bias=False),
+            nn.Conv2d(prev, out, 4, bias=False),
             nn.InstanceNorm2d(out, affine=True),
             nn.LeakyReLU(0.2, inplace=True),
             nn.ZeroPad2d(1),
-            Conv2d(out, 1, 4),
+            nn.Conv2d(out, 1, 4),
         ]
         self.model = nn.Sequential(*layers)
         init_weights(self)

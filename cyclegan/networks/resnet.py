@@ -4,7 +4,6 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
-from cyclegan.networks.layers import Conv2d, ConvTranspose2d, ReflectionPad2d
 
 
 class ResidualBlock(nn.Module):
@@ -13,16 +12,16 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, dropout: float = 0.0) -> None:
         super().__init__()
         layers: list[nn.Module] = [
-            ReflectionPad2d(1),
-            Conv2d(channels, channels, 3, bias=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=True),
             nn.InstanceNorm2d(channels),
             nn.ReLU(inplace=True),
         ]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         layers += [
-            ReflectionPad2d(1),
-            Conv2d(channels, channels, 3, bias=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=True),
             nn.InstanceNorm2d(channels),
         ]
         self.body = nn.Sequential(*layers)
@@ -58,15 +57,15 @@ class ResnetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [
-            ReflectionPad2d(3),
-            Conv2d(in_channels, ngf, 7),
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, ngf, 7),
             nn.InstanceNorm2d(ngf),
             nn.ReLU(inplace=True),
         ]
         ch = ngf
         for _ in range(2):
             layers += [
-                Conv2d(ch, ch * 2, 3, stride=2, padding=1),
+                nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1),
                 nn.InstanceNorm2d(ch * 2),
                 nn.ReLU(inplace=True),
             ]
@@ -74,12 +73,12 @@ class ResnetGenerator(nn.Module):
         layers += [ResidualBlock(ch, dropout) for _ in range(n_blocks)]
         for _ in range(2):
             layers += [
-                ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
+                nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
                 nn.InstanceNorm2d(ch // 2),
                 nn.ReLU(inplace=True),
             ]
             ch //= 2
-        layers += [ReflectionPad2d(3), Conv2d(ch, out_channels, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_weights(self)
 

@@ -4,11 +4,10 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
-from cyclegan.networks.layers import Conv2d, ConvTranspose2d
 
 
 def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
-    layers: list[nn.Module] = [Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)]
+    layers: list[nn.Module] = [nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1, bias=not norm)]
     if norm:
         layers.append(nn.InstanceNorm2d(out_ch, affine=True))
     layers.append(nn.LeakyReLU(0.2, inplace=True))
@@ -17,7 +16,7 @@ def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
 
 def _up(in_ch: int, out_ch: int, dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = [
-        ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+        nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
         nn.InstanceNorm2d(out_ch, affine=True),
     ]
     if dropout > 0:
@@ -71,7 +70,7 @@ class UNetGenerator(nn.Module):
             self.ups.append(_up(prev, w, dropout if i < num_dropout else 0.0))
             prev = 2 * w  # after concatenation with the skip
         self.head = nn.Sequential(
-            ConvTranspose2d(prev, out_channels, 4, stride=2, padding=1), nn.Tanh()
+            nn.ConvTranspose2d(prev, out_channels, 4, stride=2, padding=1), nn.Tanh()
         )
         init_weights(self)
 

@@ -1,4 +1,5 @@
-"""Adam that steps channels-last weights without copying them.
+"""Adam that steps channels-last weights without copying them (chosen by ``cyclegan.accel``
+where the plan keeps weights channels-last, see ``plan.py``).
 
 PyTorch's fused CPU Adam kernel works on dense tensors: handed a channels-last weight it copies
 the weight, its gradient and both moments to the contiguous format and the results back, at
@@ -8,7 +9,7 @@ that view in place: same numbers, no copies.
 
 Example:
     >>> w = torch.nn.Parameter(torch.ones(4, 3, 2, 2).to(memory_format=torch.channels_last))
-    >>> opt = Adam([w], lr=0.1, fused=True)
+    >>> opt = ChannelsLastAdam([w], lr=0.1, fused=True)
     >>> w.grad = torch.ones_like(w)
     >>> opt.step()
     >>> round(w[0, 0, 0, 0].item(), 4), w.is_contiguous(memory_format=torch.channels_last)
@@ -21,7 +22,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Adam"]
+__all__ = ["ChannelsLastAdam"]
 
 
 def _nhwc_view(t: torch.Tensor) -> torch.Tensor:
@@ -36,10 +37,13 @@ def _is_channels_last_only(t: torch.Tensor) -> bool:
     )
 
 
-class Adam(torch.optim.Adam):
+class ChannelsLastAdam(torch.optim.Adam):
     """``torch.optim.Adam``; with ``fused=True`` channels-last weights whose gradient and
     moments share their layout reach the fused kernel as dense NHWC views (module docstring).
-    Everything else, state dicts included, is ``torch.optim.Adam``'s."""
+    Everything else, state dicts included, is ``torch.optim.Adam``'s.
+
+    It extends ``torch.optim.Adam._init_group``, a private method (stable since torch 2.0): a
+    test checks the step against ``torch.optim.Adam`` on every torch this project supports."""
 
     def _init_group(
         self,

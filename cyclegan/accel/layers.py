@@ -1,20 +1,24 @@
-"""Drop-in replacements for ``nn`` layers that are slow in CPU training at batch 1.
+"""CPU kernels swapped into plain ``nn`` networks by :func:`cyclegan.accel.speed_up`.
 
-Same parameters, buffers and state-dict keys as the ``nn`` classes they extend, and the same
-function (tests compare them); only how the result is computed differs:
+Each class extends the ``nn`` layer it replaces, with the same parameters, buffers and
+state-dict keys and the same function (tests compare them); only how the result is computed
+differs. Networks never import them: they are swapped in where measured faster on the hardware
+at hand (``cyclegan/accel/plan.py``).
 
-- :class:`Conv2d` / :class:`ConvTranspose2d`: on the CPU, when the smaller of the input and
-  output feature maps has at most ``gemm_max_positions`` positions, the convolution runs as one
-  matrix product over its patches (im2col / col2im). oneDNN's weight gradient for a 512- or
-  1024-channel 4×4 kernel on a 2×2…8×8 map costs 25–40 ms whatever the map size, where the
-  matrix product takes a few; this is where the U-Net's innermost layers spend their time.
-- :class:`ReflectionPad2d`: pads in the input's dtype. Autocast runs ``reflection_pad2d`` in
-  float32, so a bf16 activation would be cast up before each convolution of a ResNet block and
-  back down inside it, and its gradient the same way; padding copies values, so it is exact in
-  any dtype.
+- :class:`GemmConv2d` / :class:`GemmConvTranspose2d`: on the CPU, when the smaller of the
+  input and output feature maps has at most ``gemm_max_positions`` positions, the convolution
+  runs as one matrix product over its patches (im2col / col2im). oneDNN's weight gradient for a
+  512- or 1024-channel 4x4 kernel on a 2x2...8x8 map costs 25-40 ms whatever the map size on a
+  2-core AMX CPU, where the matrix product takes a few (``benchmarks/conv_layers.py``).
+- :class:`DtypeReflectionPad2d`: pads in the input's dtype. Autocast runs ``reflection_pad2d``
+  in float32, so a bf16 activation would be cast up before each convolution of a ResNet block
+  and back down inside it, and its gradient the same way; padding copies values, so it is
+  exact in any dtype.
+- :class:`GroupInstanceNorm2d`: instance norm computed by ``group_norm`` (one group per
+  channel), which has a channels-last kernel (inference).
 
 Example:
-    >>> conv = Conv2d(8, 16, 4, stride=2, padding=1)
+    >>> conv = GemmConv2d(8, 16, 4, stride=2, padding=1)
     >>> x = torch.randn(2, 8, 8, 8)
     >>> torch.allclose(conv(x), nn.functional.conv2d(x, conv.weight, conv.bias, 2, 1), atol=1e-5)
     True
@@ -29,9 +33,8 @@ from torch import nn
 from torch.nn import functional as F
 
 GEMM_MAX_POSITIONS = 64
-"""Default threshold of :class:`Conv2d` / :class:`ConvTranspose2d`: on this project's 2-core AMX
-CPU the matrix-product form is faster up to 8×8 maps (2–4× at 2×2) and slower from 16×16 on
-(``benchmarks/conv_layers.py``)."""
+"""Default threshold of :class:`GemmConv2d` / :class:`GemmConvTranspose2d` (8x8 maps); the
+thresholds used per CPU kind are in ``cyclegan/accel/plan.py``."""
 
 
 def _gemm_eligible(layer: nn.Conv2d | nn.ConvTranspose2d, x: torch.Tensor) -> bool:
@@ -70,6 +73,14 @@ def _like(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return y.contiguous()
 
 
+def _channels_last_only(t: torch.Tensor) -> bool:
+    return (
+        t.dim() == 4
+        and not t.is_contiguous()
+        and t.is_contiguous(memory_format=torch.channels_last)
+    )
+
+
 def conv2d_gemm(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -79,9 +90,12 @@ def conv2d_gemm(
 ) -> torch.Tensor:
     """``F.conv2d`` (zero padding, no dilation or groups) as one matrix product over patches.
 
-    Patches are taken from the NHWC view of ``x`` in (kh, kw, C) order, which is the memory
-    order of a channels-last weight, so neither the weight nor its gradient is copied.
+    Patches are taken in the weight's memory order, so neither the weight nor its gradient is
+    copied: for a channels-last weight from the NHWC view of ``x`` in (kh, kw, C) order, for a
+    contiguous one by ``F.unfold`` in (C, kh, kw) order.
     """
+    if not _channels_last_only(weight):
+        return _conv2d_gemm_nchw(x, weight, bias, stride, padding)
     n, c, _, _ = x.shape
     out_c, _, kh, kw = weight.shape
     nhwc = F.pad(x.permute(0, 2, 3, 1), (0, 0, padding[1], padding[1], padding[0], padding[0]))
@@ -94,6 +108,26 @@ def conv2d_gemm(
     return out.view(n, ho, wo, out_c).permute(0, 3, 1, 2)
 
 
+def _conv2d_gemm_nchw(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+) -> torch.Tensor:
+    n, _, h, w = x.shape
+    out_c, _, kh, kw = weight.shape
+    ho = (h + 2 * padding[0] - kh) // stride[0] + 1
+    wo = (w + 2 * padding[1] - kw) // stride[1] + 1
+    cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # N, C*kh*kw, Ho*Wo
+    # (N, L, K) @ (K, out) is one matrix product over all N*L patches; the weight @ cols form
+    # would broadcast the weight into N copies (and sum N weight gradients).
+    out = cols.transpose(1, 2) @ weight.reshape(out_c, -1).t()  # N, Ho*Wo, out
+    if bias is not None:
+        out = out + bias.to(out.dtype)
+    return out.transpose(1, 2).reshape(n, out_c, ho, wo)
+
+
 def conv_transpose2d_gemm(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -102,7 +136,10 @@ def conv_transpose2d_gemm(
     padding: tuple[int, int],
     output_size: tuple[int, int],
 ) -> torch.Tensor:
-    """``F.conv_transpose2d`` (no dilation or groups) as one matrix product and a col2im."""
+    """``F.conv_transpose2d`` (no dilation or groups) as one matrix product and a col2im, in
+    the weight's memory order (no copy of the weight or its gradient)."""
+    if not _channels_last_only(weight):
+        return _conv_transpose2d_gemm_nchw(x, weight, bias, stride, padding, output_size)
     n, c, h, w = x.shape
     _, out_c, kh, kw = weight.shape
     cols = x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ weight.permute(0, 2, 3, 1).reshape(
@@ -117,16 +154,44 @@ def conv_transpose2d_gemm(
     return out
 
 
+def _conv_transpose2d_gemm_nchw(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    output_size: tuple[int, int],
+) -> torch.Tensor:
+    n, c, h, w = x.shape
+    _, out_c, kh, kw = weight.shape
+    # (N, HW, C) @ (C, out*kh*kw): one matrix product over all N*HW positions (see above).
+    cols = x.reshape(n, c, h * w).transpose(1, 2) @ weight.reshape(c, out_c * kh * kw)
+    cols = cols.transpose(1, 2)  # N, out*kh*kw, HW: col2im's layout
+    out = F.fold(cols, output_size, (kh, kw), stride=stride, padding=padding).to(cols.dtype)
+    if bias is not None:
+        out = out + bias.to(out.dtype).view(1, -1, 1, 1)
+    return out
+
+
 class _SmallMapGemm:
-    """Holds the ``gemm_max_positions`` threshold of :class:`Conv2d` and :class:`ConvTranspose2d`
-    and passes every other argument to the ``nn`` layer."""
+    """Holds the ``gemm_max_positions`` threshold and passes every other argument to the ``nn``
+    layer; :meth:`swap` turns an existing ``nn`` layer into this class in place."""
+
+    gemm_max_positions: int
 
     def __init__(self, *args, gemm_max_positions: int = GEMM_MAX_POSITIONS, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.gemm_max_positions = gemm_max_positions
 
+    @classmethod
+    def swap(cls, layer: nn.Module, gemm_max_positions: int) -> None:
+        """Make ``layer`` (an instance of the ``nn`` class this one extends) use this class's
+        ``forward``: same object, same parameters, hooks and state-dict keys."""
+        layer.__class__ = cls  # type: ignore[assignment]
+        cast(_SmallMapGemm, layer).gemm_max_positions = gemm_max_positions
 
-class Conv2d(_SmallMapGemm, nn.Conv2d):
+
+class GemmConv2d(_SmallMapGemm, nn.Conv2d):
     """``nn.Conv2d`` that computes small maps on the CPU as a matrix product (module docstring).
 
     Args:
@@ -146,9 +211,9 @@ class Conv2d(_SmallMapGemm, nn.Conv2d):
         return super().forward(x)
 
 
-class ConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
+class GemmConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` that computes small maps on the CPU as a matrix product and a
-    col2im (module docstring).
+    col2im (module docstring). Calls with an ``output_size`` take PyTorch's kernel.
 
     Args:
         *args: as ``nn.ConvTranspose2d``.
@@ -160,13 +225,12 @@ class ConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         if (
             self.gemm_max_positions
+            and output_size is None
             and _gemm_eligible(self, x)
             and x.shape[-2] * x.shape[-1] <= self.gemm_max_positions
         ):
             kernel, stride, padding = _geometry(self)
-            extra = self._output_padding(
-                x, output_size, [*stride], [*padding], [*kernel], 2, [*self.dilation]
-            )
+            extra = self.output_padding
             size = (
                 (x.shape[-2] - 1) * stride[0] - 2 * padding[0] + kernel[0] + extra[0],
                 (x.shape[-1] - 1) * stride[1] - 2 * padding[1] + kernel[1] + extra[1],
@@ -176,7 +240,7 @@ class ConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
         return super().forward(x, output_size)
 
 
-class ReflectionPad2d(nn.ReflectionPad2d):
+class DtypeReflectionPad2d(nn.ReflectionPad2d):
     """``nn.ReflectionPad2d`` that keeps the input's dtype under autocast (module docstring)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,3 +249,13 @@ class ReflectionPad2d(nn.ReflectionPad2d):
             with torch.autocast(device, enabled=False):
                 return super().forward(x)
         return super().forward(x)
+
+
+class GroupInstanceNorm2d(nn.InstanceNorm2d):
+    """``nn.InstanceNorm2d`` (affine, no running statistics) computed by ``group_norm`` with one
+    group per channel: the same function, but PyTorch's instance norm reshapes its input to
+    ``[1, B*C, H, W]``, which copies a channels-last tensor twice, while group norm has a
+    channels-last kernel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
