@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 from PIL import Image
 
@@ -188,6 +190,41 @@ def test_only_offered_checkpoints_load_and_runs_dir_lists_newest_first(
         service.model(str(ckpt), "sideways")
     with pytest.raises(UsageError, match="format='gif'"):
         service.stylize([photo_file], str(ckpt), fmt="gif")
+
+
+def test_fast_style_checkpoints_are_used_like_cyclegan_ones(tmp_path: Path) -> None:
+    # The fast style-transfer module's layout: one transformation network, gen_photo2monet.
+    config = {
+        "_target_": "cyclegan.networks.TransformNet",
+        "_partial_": True,
+        "ngf": 4,
+        "n_blocks": 1,
+    }
+    torch.manual_seed(0)
+    net = instantiate(config)()
+    ckpt = tmp_path / "fast.ckpt"
+    torch.save(
+        {
+            "state_dict": {f"gen_photo2monet.{k}": v for k, v in net.state_dict().items()},
+            "hyper_parameters": {"generator": config, "image_size": 32},
+        },
+        ckpt,
+    )
+    file = _write(tmp_path / "in" / "p.png", encoded(photo(50, 40), "PNG"))
+    service = StyleService(compose_app(ckpt=ckpt, format="png"), tmp_path / "work")
+
+    (image,) = service.stylize([file], str(ckpt), fmt="png").images
+
+    cfg = compose_predict(
+        ckpt=ckpt, input_dir=file, output_dir=tmp_path / "cli", format="png", precision=32
+    )
+    assert run(cfg) == 0
+    assert image.output.read_bytes() == (tmp_path / "cli" / "p.png").read_bytes()
+    assert "TransformNet photo2monet, trained at 32 px" in service.describe(
+        str(ckpt), "photo2monet"
+    )
+    with pytest.raises(CheckpointError, match="no gen_monet2photo"):
+        service.model(str(ckpt), "monet2photo")
 
 
 def test_missing_or_unusable_checkpoints_fail_with_the_loader_s_reason(tmp_path: Path) -> None:

@@ -112,8 +112,8 @@ class StyleService:
         self._loaded: tuple[tuple[str, str], LoadedGenerator, Stylizer] | None = None
         self._offered = self._find_checkpoints()
         if not self._offered:
-            where = f" and runs_dir={cfg.runs_dir} holds no *.ckpt or *.pt file" * bool(
-                cfg.runs_dir
+            where = (
+                f" and runs_dir={cfg.runs_dir} holds no *.ckpt or *.pt file" if cfg.runs_dir else ""
             )
             raise UsageError(
                 f"no checkpoint to offer: give ckpt=path/to/last.ckpt{where} "
@@ -161,7 +161,7 @@ class StyleService:
         the hardware line ``predict.py`` prints."""
         generator, stylizer = self.model(ckpt, direction)
         target = str(generator.config.get("_target_", "?")).rsplit(".", 1)[-1]
-        trained = f", trained at {generator.image_size} px" * bool(generator.image_size)
+        trained = f", trained at {generator.image_size} px" if generator.image_size else ""
         precision = str(stylizer.dtype).removeprefix("torch.")
         return (
             f"**{generator.source}**: {target} {direction}{trained} · device "
