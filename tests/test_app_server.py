@@ -142,6 +142,7 @@ def _app_py(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # two app.py processes, each importing torch and gradio
 def test_app_py_exits_2_naming_a_bad_checkpoint_or_a_taken_port(tmp_path: Path) -> None:
     work = tmp_path / "cwd"
     work.mkdir()
