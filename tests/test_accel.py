@@ -172,7 +172,8 @@ def test_speed_plans_per_hardware():
     assert amx.channels_last_adam
     assert amx.small_map_gemm == 64
     assert amx.dtype_reflection_pad
-    assert amx.group_instance_norm
+    assert not amx.group_instance_norm  # inference only
+    assert plan_for(cpu, "bf16", cpu=AMX, inference=True).group_instance_norm
     resnet = plan_for(cpu, "bf16-mixed", model_channels_last=False, cpu=AMX)
     assert not resnet.channels_last
     assert not resnet.channels_last_adam

@@ -147,7 +147,7 @@ def plan_for(
     if options.get("small_map_gemm", "auto") != "auto":
         plan = replace(plan, small_map_gemm=int(options["small_map_gemm"]))
     # Channels-last instance norms (inference): group_norm's NHWC kernel instead of two copies.
-    return replace(plan, group_instance_norm=plan.channels_last)
+    return replace(plan, group_instance_norm=inference and plan.channels_last)
 
 
 def speed_up(network: nn.Module, plan: SpeedPlan, inference: bool = False) -> None:
