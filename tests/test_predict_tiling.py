@@ -70,6 +70,22 @@ def test_tiling_an_identity_reproduces_the_image_exactly(height: int, width: int
     assert all(h <= 64 and w <= 64 and h % 16 == 0 and w % 16 == 0 for _, _, h, w in calls)
 
 
+def test_progress_is_reported_after_every_window_with_the_total() -> None:
+    image = torch.from_numpy(photo(170, 150)).permute(2, 0, 1).contiguous()
+    forwards: list[int] = []
+    reports: list[tuple[int, int]] = []
+
+    def forward(batch: torch.Tensor) -> torch.Tensor:
+        forwards.append(len(reports))
+        return _identity(batch)
+
+    out = stylize_tiled(image, forward, 16, 64, 16, on_window=lambda *r: reports.append(r))
+    windows = len(window_starts(150, 64, 16)) * len(window_starts(170, 64, 16))
+    assert torch.equal(out, image)
+    assert reports == [(done, windows) for done in range(1, windows + 1)]
+    assert forwards == list(range(windows))  # each report follows its window's forward pass
+
+
 def _brightness_steps(image: torch.Tensor, width: int = 8) -> torch.Tensor:
     """Step in mean brightness between the ``width`` columns left and right of each column
     boundary ``x`` (index ``x - width``): a seam is a step of several levels, while the

@@ -28,13 +28,24 @@ from scipy.cluster.vq import kmeans2
 
 from cyclegan.data.records import encode_example, write_tfrecord
 
-__all__ = ["build_demo_dataset", "demo_photographs"]
+__all__ = ["DEMO_PHOTO_NAMES", "build_demo_dataset", "demo_photographs"]
 
 log = logging.getLogger(__name__)
 
 DEMO_VERSION = 1
 STAMP_NAME = ".demo.json"
 RECORDS_PER_SHARD = 30
+
+
+DEMO_PHOTO_NAMES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "motorcycle-left",
+    "motorcycle-right",
+)
+"""Names of the :func:`demo_photographs`, in their order."""
 
 
 def demo_photographs() -> list[np.ndarray]:

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, TypeVar
 
@@ -49,8 +50,11 @@ class ImageModel(Protocol):
         """``uint8`` ``[B, 3, H, W]`` (sizes fitting ``size_multiple``) -> the same shape."""
         ...
 
-    def stylize(self, image: torch.Tensor) -> torch.Tensor:
-        """One ``uint8`` ``[3, H, W]`` image of any size -> the same shape."""
+    def stylize(
+        self, image: torch.Tensor, on_window: Callable[[int, int], None] | None = None
+    ) -> torch.Tensor:
+        """One ``uint8`` ``[3, H, W]`` image of any size -> the same shape; ``on_window(done,
+        total)`` after each window when the image is processed in windows."""
         ...
 
 
@@ -70,6 +74,9 @@ class PredictOptions:
     preview: int = 0
     progress: bool = True
     writer_threads: int = 2
+    on_tile: Callable[[str, int, int], None] | None = None
+    """Called as ``on_tile(name, windows done, windows in all)`` while a large image is tiled
+    (the web app's progress bar)."""
 
 
 @dataclass
@@ -275,8 +282,9 @@ def _stylize_large(run: _Run, pool: Executor, stylizer: ImageModel, item: LargeI
     except BadImageError as error:
         run.fail(item.name, str(error).removeprefix(f"{printable(item.name)}: "))
         return
+    on_tile = run.options.on_tile
     try:
-        result = stylizer.stylize(image)
+        result = stylizer.stylize(image, None if on_tile is None else partial(on_tile, item.name))
     except (RuntimeError, ValueError) as error:
         run.fail(item.name, f"generator failed: {error}")
         return

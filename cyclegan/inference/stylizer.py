@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -116,12 +117,22 @@ class Stylizer:
         """Whether an image of this size is processed in windows."""
         return needs_tiling(height, width, self.size_multiple, self.tile_size)
 
-    def stylize(self, image: torch.Tensor) -> torch.Tensor:
-        """Stylize one ``uint8`` ``[3, H, W]`` image of any size; same size out."""
+    def stylize(
+        self, image: torch.Tensor, on_window: Callable[[int, int], None] | None = None
+    ) -> torch.Tensor:
+        """Stylize one ``uint8`` ``[3, H, W]`` image of any size; same size out.
+
+        ``on_window(done, total)`` is called after each window of a tiled image (progress).
+        """
         height, width = image.shape[-2:]
         if self.needs_tiling(height, width):
             return stylize_tiled(
-                image, self.forward_float, self.size_multiple, self.tile_size, self.tile_overlap
+                image,
+                self.forward_float,
+                self.size_multiple,
+                self.tile_size,
+                self.tile_overlap,
+                on_window,
             )
         padded, (top, left, h, w) = reflect_pad(image, self.size_multiple)
         out = self.forward_uint8(padded[None])[0]

@@ -112,6 +112,7 @@ def stylize_tiled(
     multiple: int,
     tile: int,
     overlap: int,
+    on_window: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Run ``forward`` over an image of any size in overlapping, blended windows.
 
@@ -122,6 +123,8 @@ def stylize_tiled(
         multiple: Size multiple of the generator.
         tile: Window side, a multiple of ``multiple``.
         overlap: Minimum overlap of neighbouring windows, below ``tile / 2``.
+        on_window: Called after each window with ``(windows done, windows in all)``, for a
+            progress display.
 
     Returns:
         ``uint8`` ``[3, H, W]``.
@@ -156,10 +159,12 @@ def stylize_tiled(
     acc = torch.zeros(3, win_h, full_w)
     acc_weight = torch.zeros(win_h, full_w)
     for i, y in enumerate(rows):
-        for x in cols:
+        for j, x in enumerate(cols):
             result = forward(padded[None, :, y : y + win_h, x : x + win_w])[0]
             acc[:, :, x : x + win_w].addcmul_(result.float().cpu(), weight)
             acc_weight[:, x : x + win_w].add_(weight)
+            if on_window is not None:
+                on_window(i * len(cols) + j + 1, len(rows) * len(cols))
         # Rows above the next window row receive nothing more: finish them, slide the rest up.
         done = (rows[i + 1] if i + 1 < len(rows) else y + win_h) - y
         out[:, y : y + done] = to_uint8(acc[:, :done] / acc_weight[:done])

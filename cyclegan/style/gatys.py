@@ -198,8 +198,13 @@ class Gatys:
                 optimizer.step(closure)
         return pixels.detach()
 
-    def stylize(self, image: torch.Tensor) -> torch.Tensor:
-        """Stylize one ``uint8`` ``[3, H, W]`` image; ``uint8`` ``[3, H, W]`` out."""
+    def stylize(
+        self, image: torch.Tensor, on_window: Callable[[int, int], None] | None = None
+    ) -> torch.Tensor:
+        """Stylize one ``uint8`` ``[3, H, W]`` image; ``uint8`` ``[3, H, W]`` out.
+
+        The image is optimised whole, never in windows: ``on_window`` is not called.
+        """
         height, width = image.shape[-2:]
         result = self.optimise(self._prepare(image))
         if result.shape[-2:] != (height, width):
