@@ -313,6 +313,10 @@ class CycleGAN(L.LightningModule):
             "photo": self.pool_photo.state_dict(),
         }
         checkpoint["rng_states"] = capture_rng_states()
+        # The training resolution, for predict, export and the web app (plain data).
+        size = getattr(getattr(self._trainer, "datamodule", None), "image_size", None)
+        if isinstance(size, int) and "hyper_parameters" in checkpoint:
+            checkpoint["hyper_parameters"]["image_size"] = size
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         pools = checkpoint.get("image_pools")

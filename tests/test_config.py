@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import CONF_DIR, REPO, TINY, compose_train
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Timer
 
 from cyclegan.losses import BCEGANLoss, GANLoss, LSGANLoss
 from cyclegan.module import CycleGAN
@@ -140,3 +141,34 @@ def test_resuming_runs_in_the_checkpoints_run_folder():
     )
     assert run_dir(None).startswith("outputs/")
     assert run_dir("elsewhere/model.ckpt").startswith("outputs/")
+
+
+def test_common_trainer_arguments_need_no_plus(tiny_data, tmp_path):
+    cfg = compose_train(
+        [
+            *TINY,
+            f"data.root={tiny_data}",
+            "trainer.max_time=00:00:30:00",
+            "trainer.limit_train_batches=0.5",
+            "trainer.val_check_interval=0.5",
+        ],
+        tmp_path,
+    )
+    _, _, trainer = build(cfg)
+    assert trainer.limit_train_batches == 0.5
+    assert trainer.val_check_interval == 0.5
+    timers = [cb for cb in trainer.callbacks if isinstance(cb, Timer)]
+    assert [t.time_remaining() for t in timers] == [30 * 60]
+
+
+@pytest.mark.parametrize("debug", group_options("debug"))
+def test_every_debug_option_trains(debug, tiny_data, tmp_path):
+    from cyclegan.training import train
+
+    overrides = [*TINY, f"data.root={tiny_data}", f"debug={debug}"]
+    if debug == "profiler":
+        overrides.append("trainer.max_steps=4")
+    trainer = train(compose_train(overrides, tmp_path))
+    assert trainer.global_step > 0
+    if debug == "fast_dev_run":
+        assert trainer.global_step == 2  # one batch: a G step and a D step

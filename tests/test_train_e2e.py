@@ -85,6 +85,7 @@ def test_train_logs_scalars_and_grids_and_checkpoints(tiny_cfg, tmp_path):
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 8
     assert ckpt["hyper_parameters"]["generator"]["_target_"].endswith("UNetGenerator")
+    assert ckpt["hyper_parameters"]["image_size"] == 32  # predict's export and app use it
     assert len(ckpt["optimizer_states"]) == 2
     assert len(ckpt["lr_schedulers"]) == 2
     assert ckpt["image_pools"]["monet"]["num_filled"] == 8  # 4 iterations x batch 2
