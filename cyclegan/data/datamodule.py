@@ -27,7 +27,6 @@ from torch.utils.data import DataLoader
 
 from cyclegan.data.dataset import PROBLEMS, DomainImages, UnpairedImages, collate_pairs
 from cyclegan.data.index import BadRecord, DomainIndex, IndexCache, index_domain
-from cyclegan.data.records import BadRecordError
 from cyclegan.data.sampling import DOMAINS, EpochSampler, ResumableDataLoader
 from cyclegan.data.transforms import ImageTransform, to_float
 
@@ -183,22 +182,16 @@ class CycleGANDataModule(LightningDataModule):
         return batch
 
     def _bad_while_training(self, problems: list[tuple[str, int, int, str, str | None]]) -> None:
-        for path, record, offset, reason, name in problems:
-            error = BadRecordError(path, record, offset, reason, name)
+        for problem in problems:
+            bad = BadRecord(*problem)
             if self.on_bad_record == "error":
-                raise BadRecordError(
-                    path,
-                    record,
-                    offset,
-                    f"{reason}; set data.on_bad_record=skip to train without it",
-                    name,
-                )
-            self.skipped_while_training.append(str(error))
+                raise bad.error("; set data.on_bad_record=skip to train without it")
+            self.skipped_while_training.append(str(bad))
             log.warning(
                 "skipped a record that can no longer be read (%d so far, "
                 "data.on_bad_record=skip; another record took its place): %s",
                 len(self.skipped_while_training),
-                error,
+                bad,
             )
 
     # -- Public helpers ----------------------------------------------------------------------
@@ -365,13 +358,7 @@ class CycleGANDataModule(LightningDataModule):
             return
         if self.on_bad_record == "error":
             more = f" ({len(bad)} bad record{'s' if len(bad) > 1 else ''} in {index.name} in all)"
-            raise BadRecordError(
-                bad[0].path,
-                bad[0].record,
-                bad[0].offset,
-                f"{bad[0].reason}{more}; set data.on_bad_record=skip to train without them",
-                bad[0].image_name,
-            )
+            raise bad[0].error(f"{more}; set data.on_bad_record=skip to train without them")
         shown = "\n  ".join(str(b) for b in bad[:_SHOWN_BAD])
         log.warning(
             "%s: skipped %d bad record(s) of %d (data.on_bad_record=skip); first %d:\n  %s",

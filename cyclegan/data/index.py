@@ -67,9 +67,11 @@ class BadRecord:
     reason: str
     image_name: str | None = None
 
-    def error(self) -> BadRecordError:
-        """The error this bad record raises under ``on_bad_record=error``."""
-        return BadRecordError(self.path, self.record, self.offset, self.reason, self.image_name)
+    def error(self, hint: str = "") -> BadRecordError:
+        """The error this bad record raises under ``on_bad_record=error`` (``hint`` follows the
+        reason, e.g. what to set to go on without it)."""
+        reason = self.reason + hint
+        return BadRecordError(self.path, self.record, self.offset, reason, self.image_name)
 
     def __str__(self) -> str:
         return str(self.error())
