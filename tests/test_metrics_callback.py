@@ -16,8 +16,9 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from cyclegan.callbacks.mifid import MiFIDCallback, to_uint8, to_unit_range
+from cyclegan.callbacks.mifid import MiFIDCallback
 from cyclegan.data.datamodule import CycleGANDataModule
+from cyclegan.data.transforms import to_float, to_uint8
 from cyclegan.metrics import compute_scores
 from cyclegan.metrics.inception import InceptionFeatureExtractor
 
@@ -52,7 +53,7 @@ class StubDataModule(pl.LightningDataModule):
         self.calls: list[tuple[str, int | None, int]] = []
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(TensorDataset(to_unit_range(self.photos)), batch_size=4)
+        return DataLoader(TensorDataset(to_float(self.photos)), batch_size=4)
 
     def eval_dataloader(self, domain: str, limit: int | None = None, batch_size: int = 32):
         self.calls.append((domain, limit, batch_size))
@@ -148,7 +149,7 @@ def test_score_equals_scores_of_the_translated_photos(tmp_path: Path) -> None:
 
     module.gen_photo2monet.eval()
     with torch.no_grad():
-        fakes = to_uint8(module.gen_photo2monet(to_unit_range(datamodule.photos[:6])))
+        fakes = to_uint8(module.gen_photo2monet(to_float(datamodule.photos[:6])))
     extractor = ColourFeatures()
     expected = compute_scores(
         extractor(fakes).numpy(), extractor(datamodule.monets).numpy(), kid_subsets=4
@@ -203,7 +204,7 @@ def test_invalid_arguments_are_rejected(kwargs: dict) -> None:
 
 def test_uint8_round_trip_of_the_generator_range() -> None:
     images = torch.arange(256, dtype=torch.uint8).reshape(1, 1, 16, 16).expand(1, 3, 16, 16)
-    assert torch.equal(to_uint8(to_unit_range(images)), images)
+    assert torch.equal(to_uint8(to_float(images)), images)
     assert to_uint8(torch.tensor([-3.0, 3.0])).tolist() == [0, 255]
 
 

@@ -31,21 +31,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cyclegan.data.transforms import to_float, to_uint8
 from cyclegan.metrics.features import FeatureExtractor, extract_features
 from cyclegan.metrics.fid import FeatureStats
 from cyclegan.metrics.inception import InceptionFeatureExtractor, Precision
 from cyclegan.metrics.mifid import KAGGLE_EPSILON
 from cyclegan.metrics.scores import Scores, compute_scores
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """Float images in [-1, 1] -> uint8 in [0, 255] (rounded, clamped), as when saved."""
-    return ((images.float().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
-
-
-def to_unit_range(images: Tensor) -> Tensor:
-    """uint8 images in [0, 255] -> float in [-1, 1], the generator's input range."""
-    return images.float() / 127.5 - 1.0
 
 
 class MiFIDCallback(pl.Callback):
@@ -185,7 +176,7 @@ class MiFIDCallback(pl.Callback):
         precision = trainer.precision_plugin  # the dtype / autocast of the training steps
         for batch in photos:
             with torch.no_grad(), precision.forward_context():
-                fakes = generator(precision.convert_input(to_unit_range(batch.to(device))))
+                fakes = generator(precision.convert_input(to_float(batch.to(device))))
             yield to_uint8(fakes).to(feature_device)  # Inception runs outside autocast
 
     def _features(self, batches: Iterable[Tensor]) -> np.ndarray:

@@ -52,8 +52,9 @@ def interleaved(image: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`to_float`: ``round((x + 1) * 127.5)`` clamped to ``[0, 255]``, uint8."""
-    return images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+    """Inverse of :func:`to_float`: ``round((x + 1) * 127.5)`` clamped to ``[0, 255]``, uint8,
+    computed in float32 whatever the input's dtype (bf16 generator outputs included)."""
+    return images.to(torch.float32).add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
 class ImageTransform:
