@@ -26,7 +26,7 @@ from cyclegan.data.records import (
     scan_tfrecord_tolerant,
 )
 
-__all__ = ["ImageRecord", "iter_records", "list_files", "record_name"]
+__all__ = ["ImageRecord", "PassedOver", "iter_records", "list_files", "record_name", "walk_folder"]
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,65 @@ def iter_records(path: str | Path) -> Iterator[ImageRecord]:
         )
 
 
-def list_files(root: Path, *, tfrecords: bool = True, images: bool = True) -> list[Path]:
-    """Image and/or TFRecord files under ``root``, recursively, sorted by relative path.
+@dataclass(frozen=True)
+class PassedOver:
+    """A file or folder :func:`walk_folder` did not list, and why.
+
+    Attributes:
+        relative: Its path below the root, POSIX style; folders end with ``/``.
+        reason: ``hidden file``, ``hidden folder``, ``link to a folder already read`` or
+            ``cannot list folder: <why>``.
+        error: True for a folder that could not be read (a fault, not a choice).
+    """
+
+    relative: str
+    reason: str
+    error: bool = False
+
+
+def walk_folder(root: Path) -> tuple[list[tuple[str, Path]], list[PassedOver]]:
+    """Every file under ``root``, recursively, sorted by relative path, and what was passed over.
 
     Symlinked folders are followed; a folder reached twice (a symlink loop or two links to the
-    same place) is listed once. Hidden files and folders are skipped.
+    same place) is read once. Hidden files and folders are passed over. The one folder walk of
+    training data (:func:`list_files`), predict inputs and evaluation sets.
+
+    Returns:
+        ``(relative POSIX path, path)`` of each file, and the :class:`PassedOver` entries.
+    """
+    files: list[tuple[str, Path]] = []
+    passed: list[PassedOver] = []
+    seen: set[str] = set()
+
+    def relative(path: str | Path, folder: bool = False) -> str:
+        return Path(path).relative_to(root).as_posix() + ("/" if folder else "")
+
+    def unreadable(error: OSError) -> None:
+        where = relative(error.filename, folder=True) if error.filename else "?/"
+        passed.append(PassedOver(where, f"cannot list folder: {error.strerror}", error=True))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames.clear()
+            passed.append(PassedOver(relative(dirpath, True), "link to a folder already read"))
+            continue
+        seen.add(real)
+        for hidden in sorted(d for d in dirnames if d.startswith(".")):
+            passed.append(PassedOver(relative(Path(dirpath, hidden), True), "hidden folder"))
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for filename in filenames:
+            file = Path(dirpath, filename)
+            if filename.startswith("."):
+                passed.append(PassedOver(relative(file), "hidden file"))
+            else:
+                files.append((relative(file), file))
+    files.sort()
+    return files, passed
+
+
+def list_files(root: Path, *, tfrecords: bool = True, images: bool = True) -> list[Path]:
+    """Image and/or TFRecord files under ``root`` (:func:`walk_folder`), sorted by relative path.
 
     Args:
         root: The folder to search.
@@ -98,24 +152,12 @@ def list_files(root: Path, *, tfrecords: bool = True, images: bool = True) -> li
     Returns:
         The files, as paths below ``root``.
     """
-    found: list[Path] = []
-    seen_dirs: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen_dirs:
-            dirnames.clear()
-            continue
-        seen_dirs.add(real)
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for filename in filenames:
-            if filename.startswith("."):
-                continue
-            wanted = (tfrecords and is_tfrecord_file(filename)) or (
-                images and is_image_file(filename)
-            )
-            if wanted:
-                found.append(Path(dirpath, filename))
-    return sorted(found, key=lambda file: file.relative_to(root).as_posix())
+    files, _ = walk_folder(root)
+    return [
+        file
+        for _, file in files
+        if (tfrecords and is_tfrecord_file(file.name)) or (images and is_image_file(file.name))
+    ]
 
 
 def record_name(features: dict[str, bytes], path: Path, record: int) -> str:

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import stat
 import zipfile
 import zlib
@@ -22,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from cyclegan.data.images import is_image_file
 from cyclegan.data.records import is_tfrecord_file, parse_example, scan_tfrecord_tolerant
-from cyclegan.data.sources import ImageRecord, record_name
+from cyclegan.data.sources import ImageRecord, record_name, walk_folder
 
 __all__ = ["MAX_FILE_BYTES", "InputProblem", "check_input", "iter_inputs"]
 
@@ -94,29 +93,13 @@ def check_input(path: Path) -> None:
 
 
 def _iter_folder(root: Path) -> Iterator[ImageRecord | InputProblem]:
-    files: list[tuple[str, Path]] = []
-    problems: list[InputProblem] = []
-    seen: set[str] = set()
-
-    def unreadable(error: OSError) -> None:
-        where = Path(error.filename).relative_to(root).as_posix() if error.filename else "?"
-        problems.append(InputProblem(where + "/", f"cannot list folder: {error.strerror}"))
-
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
-        real = os.path.realpath(dirpath)
-        if real in seen:  # a symlink loop, or a second link to a folder already walked
-            dirnames.clear()
-            where = Path(dirpath).relative_to(root).as_posix() + "/"
-            problems.append(InputProblem(where, "link to a folder already read", ignored=True))
-            continue
-        seen.add(real)
-        for hidden in sorted(d for d in dirnames if d.startswith(".")):
-            where = Path(dirpath, hidden).relative_to(root).as_posix() + "/"
-            problems.append(InputProblem(where, "hidden folder", ignored=True))
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for filename in filenames:
-            file = Path(dirpath, filename)
-            files.append((file.relative_to(root).as_posix(), file))
+    files, passed = walk_folder(root)
+    problems = [
+        InputProblem(p.relative, p.reason, ignored=not p.error)
+        for p in passed
+        if p.reason != "hidden file"  # reported below, in name order with the files
+    ]
+    files += [(p.relative, root / p.relative) for p in passed if p.reason == "hidden file"]
     yield from problems
     for relative, file in sorted(files):
         if file.name.startswith("."):
