@@ -32,6 +32,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from cyclegan.accel import inference_precision
+
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
 Precision = Literal["fp32", "bf16"]
@@ -40,8 +42,6 @@ Precision = Literal["fp32", "bf16"]
 def inception_precision(precision: str, device: torch.device) -> Precision:
     """``fp32`` or ``bf16`` for a configured ``precision`` (``auto``: bf16 only where it is
     native, :func:`cyclegan.accel.inference_precision`)."""
-    from cyclegan.accel import inference_precision
-
     return "bf16" if inference_precision(str(precision), device) == "bf16" else "fp32"
 
 
