@@ -9,15 +9,30 @@ listed; the scores cover the rest), 2 on an input error (missing or empty path).
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from cyclegan.accel import describe_hardware
 from cyclegan.inference.stylizer import resolve_device
-from cyclegan.metrics.evaluation import evaluate, format_report
+from cyclegan.metrics.evaluation import Evaluation, evaluate, format_report
 from cyclegan.metrics.inception import InceptionFeatureExtractor, inception_precision
+
+
+def write_json(result: Evaluation, path: str) -> None:
+    """The scores, the inputs and the images that could not be scored, as JSON at ``path``."""
+    report = {
+        **result.scores.as_dict(),
+        "generated": result.generated.path,
+        "real": result.real.path,
+        "bad": [list(b) for b in result.generated.bad + result.real.bad],
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=2) + "\n")
+
 
 USAGE = "Usage: python evaluate.py generated=DIR_OR_ZIP real=DIR_OR_TFREC [precision=bf16]"
 
@@ -49,6 +64,8 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     print(format_report(result, epsilon=cfg.mifid_epsilon))
+    if cfg.json:
+        write_json(result, cfg.json)
     print(describe_hardware(device, precision), file=sys.stderr)  # what the features ran on
     sys.exit(1 if result.generated.bad or result.real.bad else 0)
 
