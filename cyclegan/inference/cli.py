@@ -55,7 +55,7 @@ def run(cfg: DictConfig) -> int:
     """
     if cfg.ckpt is None:
         raise UsageError("ckpt is required: ckpt=path/to/last.ckpt (or exported weights .pt)")
-    generator = load_generator(cfg.ckpt, cfg.direction)
+    generator = load_generator(cfg.ckpt, cfg.direction, ema=cfg.ema)
     output_dir = Path(cfg.output_dir)
     if cfg.export not in (None, "none"):
         path = export_generator(generator, cfg.export, output_dir)
@@ -69,7 +69,8 @@ def run(cfg: DictConfig) -> int:
     stylizer = make_stylizer(cfg, generator)
     print(stylizer.describe())
     print(
-        f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}) on "
+        f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}, "
+        f"{generator.weights} weights) on "
         f"{stylizer.device}, precision {stylizer.precision}: {options.input_path} -> {output_dir}"
     )
     summary = predict(stylizer, options)
