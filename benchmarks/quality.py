@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> None:
         "predict_seconds": round(predict_seconds, 1),
         "evaluate_seconds": round(eval_seconds, 1),
         "machine": machine(),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "command": "python benchmarks/quality.py run "
         + args.name
@@ -196,6 +197,7 @@ def baseline(args: argparse.Namespace) -> None:
         "train_seconds": round(seconds, 1),
         "evaluate_seconds": round(eval_seconds, 1),
         "machine": machine(),
+        "threads": torch.get_num_threads(),
         "command": f"python benchmarks/quality.py baseline {args.kind}",
         "scores": scores,
     }
@@ -206,14 +208,15 @@ def table(args: argparse.Namespace) -> None:
     """A markdown table of every record (or of ``--names``, in that order)."""
     root = REPO / "docs/quality"
     names = args.names or sorted(p.parent.name for p in root.glob("*/result.json"))
-    print("| row | iterations | FID | KID ×10³ | MiFID | train min | machine |")
+    print("| row | iterations | FID | KID ×10³ | MiFID | train min | machine, threads |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name in names:
         r = json.loads((root / name / "result.json").read_text())
         s = r["scores"]
         print(
             f"| {name} | {r['iterations']} | {s['fid']:.1f} | {1e3 * s['kid_mean']:.1f} "
-            f"| {s['mifid']:.1f} | {r['train_seconds'] / 60:.1f} | {r['machine']} |"
+            f"| {s['mifid']:.1f} | {r['train_seconds'] / 60:.1f} "
+            f"| {r['machine']}, {r.get('threads', '?')} |"
         )
 
 
