@@ -88,6 +88,17 @@ def contact_sheet(inputs: Path, outputs: Path, path: Path) -> None:
     sheet.save(path, optimize=True)
 
 
+def mifid_curve(tensorboard: Path) -> list[tuple[int, float]]:
+    """``(iteration, MiFID)`` logged by the MiFID callback (``callbacks=mifid``), if any."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tensorboard), size_guidance={"scalars": 0})
+    events.Reload()
+    if "val/mifid" not in events.Tags()["scalars"]:
+        return []
+    return [(p.step // 2, round(p.value, 2)) for p in events.Scalars("val/mifid")]
+
+
 def loss_curves(tensorboard: Path, path: Path, title: str) -> None:
     """The training losses (moving average over 100 iterations) as a PNG."""
     import matplotlib
@@ -165,6 +176,9 @@ def run(args: argparse.Namespace) -> None:
         + " ".join(args.overrides),
         "scores": scores,
     }
+    curve = mifid_curve(run_dir / "tensorboard")
+    if curve:
+        result["curve"] = curve  # (iteration, MiFID on the callback's photos)
     write_record(record, result)
 
 
@@ -182,9 +196,15 @@ def baseline(args: argparse.Namespace) -> None:
         generated = run_dir / "monet"
         seconds = call(
             [
-                sys.executable, "-m", "cyclegan.colour_transfer", "--style",
-                str(data / "monet_jpg"), "--input", str(data / "photo_jpg"),
-                "--output", str(generated),
+                sys.executable,
+                "-m",
+                "cyclegan.colour_transfer",
+                "--style",
+                str(data / "monet_jpg"),
+                "--input",
+                str(data / "photo_jpg"),
+                "--output",
+                str(generated),
             ],  # fmt: skip
             log,
         )

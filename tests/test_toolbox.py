@@ -258,8 +258,12 @@ def test_reinhard_cli_writes_every_photo_and_counts_bad_ones(tmp_path, capsys):
     (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     status = colour_transfer.main(
         [
-            "--style", str(tmp_path / "style"), "--input", str(tmp_path / "photos"),
-            "--output", str(tmp_path / "out"),
+            "--style",
+            str(tmp_path / "style"),
+            "--input",
+            str(tmp_path / "photos"),
+            "--output",
+            str(tmp_path / "out"),
         ]  # fmt: skip
     )
     report = capsys.readouterr().out
