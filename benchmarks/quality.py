@@ -154,6 +154,11 @@ def run(args: argparse.Namespace) -> None:
     ]  # fmt: skip
     predict_seconds = call(predict, log)
     scores, eval_seconds = score(translated, data, record, log)
+    trained = None
+    if "ema_decay: null" not in (run_dir / ".hydra/config.yaml").read_text():
+        # An EMA run: also score its trained (not averaged) weights, what the EMA brings.
+        call([*predict, "ema=false", f"output_dir={run_dir / 'monet_trained'}"], log)
+        trained, _ = score(run_dir / "monet_trained", data, record, log)
     step = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
     (record / "config.yaml").write_text((run_dir / ".hydra/config.yaml").read_text())
     loss_curves(run_dir / "tensorboard", record / "losses.png", args.name)
@@ -176,6 +181,8 @@ def run(args: argparse.Namespace) -> None:
         + " ".join(args.overrides),
         "scores": scores,
     }
+    if trained is not None:
+        result["scores_trained_weights"] = trained  # the EMA run's raw generator
     curve = mifid_curve(run_dir / "tensorboard")
     if curve:
         result["curve"] = curve  # (iteration, MiFID on the callback's photos)
