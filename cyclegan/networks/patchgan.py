@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
+from cyclegan.networks.spectral import spectral_norm as spectrally_normalised
 
 
 class PatchGANDiscriminator(nn.Module):
@@ -56,7 +57,7 @@ class PatchGANDiscriminator(nn.Module):
         if spectral_norm:
             for i, layer in enumerate(self.model):
                 if isinstance(layer, nn.Conv2d):
-                    self.model[i] = nn.utils.parametrizations.spectral_norm(layer)
+                    self.model[i] = spectrally_normalised(layer)
 
     @property
     def min_size(self) -> int:
