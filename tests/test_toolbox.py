@@ -183,6 +183,28 @@ def test_r1_is_lazy_and_logged(tmp_path):
     assert ["train/r1" in keys for keys in logged] == [True, False, True, False]
 
 
+def test_every_toolbox_item_at_once_trains(tmp_path):
+    """DiffAugment, EMA, R1 (discriminators called twice per step), spectral norm,
+    resize-convolution and label smoothing compose in one training run."""
+    torch.manual_seed(0)
+    model = CycleGAN(
+        partial(UNetGenerator, ngf=4, num_downs=5, upsample="resize"),
+        partial(PatchGANDiscriminator, ndf=4, spectral_norm=True),
+        BCEGANLoss(label_smoothing=0.1),
+        partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999)),
+        diffaugment=list(POLICY),
+        ema_decay=0.9,
+        r1_gamma=1.0,
+        r1_every=1,
+    )
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fit(model, iterations=3, tmp_path=tmp_path)
+    for net in ("gen_photo2monet", "disc_monet", "ema_photo2monet"):
+        keys = [k for k in before if k.startswith(net)]
+        assert any(not torch.equal(before[k], model.state_dict()[k]) for k in keys), net
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+
+
 # ----------------------------------------------------------------- networks, losses, data
 def test_spectral_norm_keeps_each_conv_at_unit_spectral_norm():
     torch.manual_seed(0)

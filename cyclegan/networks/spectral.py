@@ -33,7 +33,9 @@ class SpectralNorm(nn.Module):
                 u = F.normalize(matrix @ v, dim=0, eps=self.eps)
                 self._v.copy_(v)
                 self._u.copy_(u)
-        sigma = (self._u * (matrix @ self._v)).sum()
+        # Copies: a later forward updates the buffers in place while this graph still needs them.
+        u, v = self._u.clone(), self._v.clone()
+        sigma = (u * (matrix @ v)).sum()
         return weight / sigma
 
 
