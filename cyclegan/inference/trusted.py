@@ -7,7 +7,8 @@ from plain numbers, strings, booleans and ``None``. Nothing else in the file is 
 imported or called.
 
 To let checkpoints build another network class, add the class to :data:`TRUSTED_NETWORKS`
-(its constructor must take plain values only).
+(its constructor must take plain values only, and it must declare the generator contract,
+:class:`cyclegan.networks.Generator`).
 
 Example:
     >>> build_trusted({"_target_": "cyclegan.networks.UNetGenerator", "_partial_": True,
