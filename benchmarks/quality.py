@@ -225,7 +225,6 @@ def main() -> None:
     p = sub.add_parser("run", help="train, translate and score one recipe")
     p.add_argument("name")
     p.add_argument("--sheet", action="store_true", help="also write the contact sheet")
-    p.add_argument("overrides", nargs="*", help="train.py overrides (after --)")
     p.set_defaults(func=run)
     p = sub.add_parser("baseline", help="score an untrained baseline")
     p.add_argument("kind", choices=["photos", "reinhard"])
@@ -234,7 +233,10 @@ def main() -> None:
     p = sub.add_parser("table", help="print the table of the recorded rows")
     p.add_argument("names", nargs="*")
     p.set_defaults(func=table)
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.overrides = argv[split + 1 :]  # train.py overrides
     args.func(args)
 
 

@@ -9,7 +9,7 @@ Paper mapping (Zhu et al., 2017), written once:
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import lightning as L
@@ -21,6 +21,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from cyclegan.accel import OFF, SpeedPlan, cached_autocast, fast_optimizer, plan_for, speed_up
+from cyclegan.diffaugment import check_policy, diff_augment
+from cyclegan.ema import check_decay, ema_copy, update_ema
 from cyclegan.guard import FiniteGuard, check_finite_weights
 from cyclegan.image_pool import ImagePool
 from cyclegan.losses import GANLoss, cycle_loss, identity_loss
@@ -46,6 +48,26 @@ def partial_config(factory: Callable[..., nn.Module]) -> dict[str, Any]:
     return {"_target_": target, "_partial_": True, **kwargs}
 
 
+def generator_of(module: nn.Module, direction: str = "photo2monet", ema: bool = True) -> nn.Module:
+    """The generator ``module`` paints ``direction`` with: the ``generator(direction, ema)``
+    accessor of :class:`CycleGAN` (the EMA weights when there are some and ``ema``), else the
+    module's ``gen_<direction>`` network (fast style transfer, test stubs).
+
+    Raises:
+        AttributeError: the module has neither.
+    """
+    accessor = getattr(module, "generator", None)
+    if callable(accessor) and not isinstance(accessor, nn.Module):
+        return cast(nn.Module, accessor(direction, ema))
+    network = getattr(module, f"gen_{direction}", None)
+    if not isinstance(network, nn.Module):
+        raise AttributeError(
+            f"{type(module).__name__}.gen_{direction} (an nn.Module) or a "
+            "generator(direction, ema) accessor is needed"
+        )
+    return network
+
+
 class CycleGAN(L.LightningModule):
     """Unpaired photo <-> Monet translation.
 
@@ -55,8 +77,11 @@ class CycleGAN(L.LightningModule):
     every checkpoint and at the end: a diverged run stops with
     :class:`~cyclegan.guard.NonFiniteLossError` naming the first bad step, and a checkpoint with
     non-finite weights is never saved. Losses:
-    adversarial (BCE or LSGAN), cycle L1 weighted ``lambda_cycle`` and identity L1 weighted
-    ``lambda_identity · lambda_cycle`` (0.5 · 10 = 5 by default, as in the paper).
+    adversarial (BCE, LSGAN or hinge), cycle L1 weighted ``lambda_cycle`` and identity L1
+    weighted ``lambda_identity · lambda_cycle`` (0.5 · 10 = 5 by default, as in the paper).
+
+    The quality toolbox (each off by default; docs/quality.md): DiffAugment before every
+    discriminator call, an EMA of both generators, and the R1 penalty on real images.
 
     Args:
         generator: factory of a generator (called twice: G and F).
@@ -76,6 +101,16 @@ class CycleGAN(L.LightningModule):
             precision the Trainer uses.
         compile_networks: compile the four networks with ``torch.compile`` when training
             starts (CPU and CUDA; a one-off compilation of a minute or more, then faster steps).
+        diffaugment: DiffAugment policy (:mod:`cyclegan.diffaugment`), e.g.
+            ``["color", "translation", "cutout"]``, applied to real and fake images before every
+            discriminator call in both steps; empty: off.
+        ema_decay: keep an exponential moving average of both generators with this decay
+            (e.g. 0.999), updated after every generator step; ``None``: off. Image grids, the
+            MiFID callback, ``predict.py`` and export use the averages when present.
+        r1_gamma: weight γ of the R1 penalty γ/2 · E‖∇D(real)‖² (Mescheder et al. 2018) on
+            each discriminator; 0: off.
+        r1_every: lazy regularisation (StyleGAN2): the penalty is computed every ``r1_every``
+            iterations, scaled by ``r1_every``.
 
     Example:
         >>> from functools import partial
@@ -102,17 +137,34 @@ class CycleGAN(L.LightningModule):
         channels_last: bool = False,
         compile_networks: bool = False,
         speed: Mapping[str, Any] | None = None,
+        diffaugment: Sequence[str] = (),
+        ema_decay: float | None = None,
+        r1_gamma: float = 0.0,
+        r1_every: int = 16,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.save_hyperparameters(
-            ignore=["generator", "discriminator", "gan_loss", "optimizer", "scheduler", "speed"]
+            ignore=[
+                "generator",
+                "discriminator",
+                "gan_loss",
+                "optimizer",
+                "scheduler",
+                "speed",
+                "diffaugment",
+            ]  # fmt: skip
         )
+        if r1_gamma < 0 or r1_every < 1:
+            raise ValueError(f"need r1_gamma >= 0 and r1_every >= 1, got {r1_gamma}, {r1_every}")
         # Plain data, so checkpoints load with torch.load(weights_only=True) and predict.py can
         # rebuild the generator without the training config.
         self.hparams["generator"] = partial_config(generator)
         self.hparams["discriminator"] = partial_config(discriminator)
         self.hparams["gan_loss"] = type(gan_loss).__name__
+        self.diffaugment = check_policy(diffaugment)
+        self.hparams["diffaugment"] = list(self.diffaugment)
+        self.ema_decay = check_decay(ema_decay)
 
         self.gen_photo2monet = generator()
         self.gen_monet2photo = generator()
@@ -121,6 +173,11 @@ class CycleGAN(L.LightningModule):
         # translate() batches the domains into one generator call only where that changes no
         # output: generators that declare per_image (cyclegan.networks.Generator).
         self.batch_domains = bool(getattr(self.gen_photo2monet, "per_image", False))
+        # Moving averages of G and F (checkpointed with the module), or None.
+        self.ema_photo2monet = ema_copy(self.gen_photo2monet) if ema_decay is not None else None
+        self.ema_monet2photo = ema_copy(self.gen_monet2photo) if ema_decay is not None else None
+        self.r1_gamma = r1_gamma
+        self.r1_every = r1_every
         self.gan_loss = gan_loss
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -180,8 +237,12 @@ class CycleGAN(L.LightningModule):
         fakes = self.translate(real_photo, real_monet)
         lam = self.lambda_cycle
         losses = {
-            "g_adv_monet": self.gan_loss.generator_loss(self.disc_monet(fakes["fake_monet"])),
-            "g_adv_photo": self.gan_loss.generator_loss(self.disc_photo(fakes["fake_photo"])),
+            "g_adv_monet": self.gan_loss.generator_loss(
+                self.judge(self.disc_monet, fakes["fake_monet"])
+            ),
+            "g_adv_photo": self.gan_loss.generator_loss(
+                self.judge(self.disc_photo, fakes["fake_photo"])
+            ),
             "cycle_photo": cycle_loss(real_photo, fakes["cycled_photo"], lam),
             "cycle_monet": cycle_loss(real_monet, fakes["cycled_monet"], lam),
         }
@@ -202,8 +263,8 @@ class CycleGAN(L.LightningModule):
         """Discriminator losses on real images and (detached, pooled) fakes; real and fake go
         through each discriminator in one batch."""
         n = real_photo.shape[0]
-        monet_logits = self.disc_monet(torch.cat([real_monet, fake_monet]))
-        photo_logits = self.disc_photo(torch.cat([real_photo, fake_photo]))
+        monet_logits = self.judge(self.disc_monet, torch.cat([real_monet, fake_monet]))
+        photo_logits = self.judge(self.disc_photo, torch.cat([real_photo, fake_photo]))
         losses = {
             "d_monet": self.gan_loss.discriminator_loss(monet_logits[:n], monet_logits[n:]),
             "d_photo": self.gan_loss.discriminator_loss(photo_logits[:n], photo_logits[n:]),
@@ -211,14 +272,46 @@ class CycleGAN(L.LightningModule):
         losses["d_total"] = losses["d_monet"] + losses["d_photo"]
         return losses
 
+    def judge(self, discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """Logits of ``discriminator`` on ``images``, through DiffAugment when it is on (every
+        discriminator call, real or fake, generator step or discriminator step, goes here)."""
+        return discriminator(diff_augment(images, self.diffaugment))
+
+    def r1_penalty(self, discriminator: nn.Module, real: torch.Tensor) -> torch.Tensor:
+        """E‖∇ₓD(x)‖² over real images ``x`` (the gradient of the summed logits with respect
+        to the images, before DiffAugment), differentiable with respect to D's weights."""
+        real = real.detach().requires_grad_(True)
+        logits = self.judge(discriminator, real)
+        (grad,) = torch.autograd.grad(logits.float().sum(), real, create_graph=True)
+        return grad.float().square().sum(dim=(1, 2, 3)).mean()
+
+    def generator(self, direction: str = "photo2monet", ema: bool = True) -> nn.Module:
+        """The generator to use for ``direction`` (``photo2monet``: G, ``monet2photo``: F): its
+        moving average when EMA is on and ``ema`` is true, else the trained weights. Image
+        grids and the MiFID callback take their generator from here."""
+        if direction not in ("photo2monet", "monet2photo"):
+            raise ValueError(f"direction must be photo2monet or monet2photo, got {direction!r}")
+        average = self.ema_photo2monet if direction == "photo2monet" else self.ema_monet2photo
+        if ema and average is not None:
+            return average
+        return self.gen_photo2monet if direction == "photo2monet" else self.gen_monet2photo
+
     def forward(self, photo: torch.Tensor) -> torch.Tensor:
-        """Photo -> Monet."""
-        return self.gen_photo2monet(photo)
+        """Photo -> Monet (with the EMA generator when there is one)."""
+        return self.generator("photo2monet")(photo)
 
     # ----------------------------------------------------------------- training
     def networks(self) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
         """G, F, D_Y, D_X."""
         return self.gen_photo2monet, self.gen_monet2photo, self.disc_monet, self.disc_photo
+
+    def averaged_generators(self) -> list[tuple[nn.Module, nn.Module]]:
+        """(moving average, generator) of G and F when EMA is on; else empty."""
+        pairs = [
+            (self.ema_photo2monet, self.gen_photo2monet),
+            (self.ema_monet2photo, self.gen_monet2photo),
+        ]
+        return [(average, net) for average, net in pairs if average is not None]
 
     def configure_model(self) -> None:
         trainer = self._trainer  # None when called outside Trainer.fit (tests)
@@ -229,7 +322,8 @@ class CycleGAN(L.LightningModule):
                 self.channels_last,
                 self.speed_options,
             )
-            for net in self.networks():
+            averages = [average for average, _ in self.averaged_generators()]
+            for net in [*self.networks(), *averages]:
                 speed_up(net, self.speed_plan)
             self._speed_applied = True
             log.info("Speed plan: %s", self.speed_plan)
@@ -254,12 +348,21 @@ class CycleGAN(L.LightningModule):
         self.manual_backward(g_losses["g_total"])
         opt_g.step()
         self.untoggle_optimizer(opt_g)
+        if self.ema_decay is not None:
+            for average, generator in self.averaged_generators():
+                update_ema(average, generator, self.ema_decay)
 
         self.toggle_optimizer(opt_d)  # generators frozen
         fake_monet = self.pool_monet.query(fakes["fake_monet"].detach())
         fake_photo = self.pool_photo.query(fakes["fake_photo"].detach())
         with cached_autocast(self.device.type, self.speed_plan.cached_autocast):
             d_losses = self.discriminator_losses(real_photo, real_monet, fake_photo, fake_monet)
+            # Lazy R1: every r1_every-th iteration (global_step counts the G and the D step).
+            if self.r1_gamma > 0 and (self.global_step // 2) % self.r1_every == 0:
+                r1 = self.r1_penalty(self.disc_monet, real_monet)
+                r1 = r1 + self.r1_penalty(self.disc_photo, real_photo)
+                d_losses["r1"] = 0.5 * self.r1_gamma * self.r1_every * r1
+                d_losses["d_total"] = d_losses["d_total"] + d_losses["r1"]
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_losses["d_total"])
         opt_d.step()

@@ -143,20 +143,25 @@ def test_too_few_records_for_one_step(root: Path) -> None:
         dm.train_dataloader_for(rank=0, world_size=2)
 
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "data"
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 @pytest.mark.parametrize("name", ["kaggle", "demo", "folder"])
 def test_data_configs_instantiate(name: str) -> None:
+    """Each data option, composed into the training config as train.py does, builds the
+    DataModule, whose shuffle and augmentation seed is the run's seed."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name=name, overrides=["root=somewhere"])
-    dm = instantiate(cfg)
+        cfg = compose(
+            config_name="train", overrides=[f"data={name}", "data.root=somewhere", "seed=7"]
+        )
+    dm = instantiate(cfg.data)
     assert isinstance(dm, CycleGANDataModule)
     assert dm.image_size == (64 if name == "demo" else 256)
     assert dm.build_demo == (name == "demo")
+    assert dm.seed == 7
 
 
 @pytest.mark.slow
@@ -165,8 +170,9 @@ def test_demo_config_builds_its_data_on_first_use(tmp_path: Path) -> None:
     from hydra.utils import instantiate
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="demo", overrides=[f"root={tmp_path / 'demo'}", "num_workers=0"])
-    dm = instantiate(cfg)
+        overrides = ["data=demo", f"data.root={tmp_path / 'demo'}", "data.num_workers=0"]
+        cfg = compose(config_name="train", overrides=overrides)
+    dm = instantiate(cfg.data)
     dm.prepare_data()
     dm.setup("fit")
     assert (dm.num_records("photo"), dm.num_records("monet")) == (120, 60)

@@ -1,12 +1,13 @@
 """TensorBoard image grids of both cycles on a fixed batch."""
 
-from typing import Any, cast
+from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
-from torch import nn
 from torchvision.utils import make_grid
+
+from cyclegan.module import generator_of
 
 
 class ImageGridLogger(L.Callback):
@@ -19,13 +20,14 @@ class ImageGridLogger(L.Callback):
     eval mode (no dropout) so grids are comparable over time.
     """
 
-    def __init__(self, every_n_steps: int = 100, num_images: int = 4) -> None:
+    def __init__(self, every_n_steps: int = 100, num_images: int = 4, ema: bool = True) -> None:
         if every_n_steps < 1 or num_images < 1:
             raise ValueError(
                 f"every_n_steps and num_images must be >= 1, got {every_n_steps}, {num_images}"
             )
         self.every_n_steps = every_n_steps
         self.num_images = num_images
+        self.ema = ema  # the generators' moving averages when the module keeps them
         self._batch: dict[str, torch.Tensor] | None = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -59,8 +61,8 @@ class ImageGridLogger(L.Callback):
     def grids(self, pl_module: L.LightningModule) -> dict[str, torch.Tensor]:
         """The two grids as float CHW images in [0, 1] on the CPU."""
         assert self._batch is not None
-        g = cast(nn.Module, pl_module.gen_photo2monet)
-        f = cast(nn.Module, pl_module.gen_monet2photo)
+        g = generator_of(pl_module, "photo2monet", self.ema)
+        f = generator_of(pl_module, "monet2photo", self.ema)
         was_training = g.training, f.training
         g.eval()
         f.eval()
@@ -92,7 +94,7 @@ class StyleGridLogger(ImageGridLogger):
     def grids(self, pl_module: L.LightningModule) -> dict[str, torch.Tensor]:
         """The grid as a float CHW image in [0, 1] on the CPU."""
         assert self._batch is not None
-        g = cast(nn.Module, pl_module.gen_photo2monet)
+        g = generator_of(pl_module, "photo2monet", self.ema)
         was_training = g.training
         g.eval()
         try:

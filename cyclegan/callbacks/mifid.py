@@ -37,6 +37,7 @@ from cyclegan.metrics.fid import FeatureStats
 from cyclegan.metrics.inception import InceptionFeatureExtractor, Precision
 from cyclegan.metrics.mifid import KAGGLE_EPSILON
 from cyclegan.metrics.scores import Scores, compute_scores
+from cyclegan.module import generator_of
 
 
 class MiFIDCallback(pl.Callback):
@@ -68,6 +69,7 @@ class MiFIDCallback(pl.Callback):
         epsilon: float = KAGGLE_EPSILON,
         seed: int = 0,
         feature_extractor: FeatureExtractor | None = None,
+        ema: bool = True,
     ) -> None:
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}.")
@@ -84,6 +86,7 @@ class MiFIDCallback(pl.Callback):
         self.epsilon = epsilon
         self.seed = seed
         self._extractor = feature_extractor
+        self.ema = ema  # score the generator's moving average when the module keeps one
         self._monet: tuple[np.ndarray, FeatureStats] | None = None
 
     @property
@@ -97,10 +100,10 @@ class MiFIDCallback(pl.Callback):
         """Fail at the start of fit, not after an epoch, when the modules lack what is needed."""
         if stage != "fit":
             return
-        if not isinstance(getattr(pl_module, "gen_photo2monet", None), nn.Module):
-            raise AttributeError(
-                f"MiFIDCallback needs `{type(pl_module).__name__}.gen_photo2monet` (an nn.Module)."
-            )
+        try:
+            generator_of(pl_module, "photo2monet", self.ema)
+        except AttributeError as error:
+            raise AttributeError(f"MiFIDCallback needs {error}") from None
         datamodule = getattr(trainer, "datamodule", None)
         if not callable(getattr(datamodule, "eval_dataloader", None)):
             raise AttributeError(
@@ -142,8 +145,7 @@ class MiFIDCallback(pl.Callback):
             self._monet = (monet, FeatureStats.from_features(monet))
         monet_features, monet_stats = self._monet
 
-        generator = pl_module.gen_photo2monet
-        assert isinstance(generator, nn.Module)  # checked in setup
+        generator = generator_of(pl_module, "photo2monet", self.ema)
         was_training = generator.training
         generator.eval()
         try:

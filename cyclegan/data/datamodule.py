@@ -71,6 +71,7 @@ class CycleGANDataModule(LightningDataModule):
         image_size: Side of the square training images; records of another size are resized.
         load_size: Side before the random crop, with ``augment``.
         augment: Resize to ``load_size``, random-crop ``image_size``, random horizontal flip.
+        rot90: With ``augment``, also rotate by a random multiple of 90 degrees.
         epoch_length: ``"min"`` (steps to read the shorter domain once, as the Kaggle tutorial:
             300 steps at batch 1), ``"max"`` (the longer domain once, the shorter one cycling
             with a fresh shuffle each pass, as the paper), or a number of steps. Per rank.
@@ -97,6 +98,7 @@ class CycleGANDataModule(LightningDataModule):
         image_size: int = 256,
         load_size: int = 286,
         augment: bool = False,
+        rot90: bool = False,
         epoch_length: str | int = "min",
         seed: int = 0,
         on_bad_record: str = "error",
@@ -117,6 +119,11 @@ class CycleGANDataModule(LightningDataModule):
                 f"data.load_size={load_size} must be >= data.image_size={image_size} with augment"
             )
         self.augment = bool(augment)
+        if rot90 and not self.augment:
+            raise ValueError(
+                "data.rot90=true needs data.augment=true (it is part of the augmentation)"
+            )
+        self.rot90 = bool(rot90)
         self.epoch_length = _epoch_length(epoch_length)
         self.seed = int(seed)
         if on_bad_record not in BAD_RECORD_POLICIES:
@@ -207,7 +214,7 @@ class CycleGANDataModule(LightningDataModule):
         self.setup()
         steps = self._steps(world_size)
         photo, monet = self.indexes["photo"], self.indexes["monet"]
-        transform = ImageTransform(self.image_size, self.load_size, self.augment)
+        transform = ImageTransform(self.image_size, self.load_size, self.augment, self.rot90)
         dataset = UnpairedImages(photo, monet, transform, steps * self.batch_size * world_size)
         sampler = EpochSampler(
             dataset,

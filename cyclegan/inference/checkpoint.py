@@ -62,6 +62,8 @@ class LoadedGenerator:
         size_multiple: Input height and width must be multiples of this.
         image_size: Training resolution when the file records it, else ``None``.
         source: The file it came from.
+        weights: ``ema`` (the moving average of a run with ``module.ema_decay``) or
+            ``trained`` (the optimised weights).
     """
 
     module: nn.Module
@@ -70,9 +72,10 @@ class LoadedGenerator:
     size_multiple: int
     image_size: int | None
     source: Path
+    weights: str = "trained"
 
 
-def load_generator(path: str | Path, direction: str) -> LoadedGenerator:
+def load_generator(path: str | Path, direction: str, ema: bool = True) -> LoadedGenerator:
     """Rebuild the generator for ``direction`` from a checkpoint or exported weights.
 
     Args:
@@ -80,6 +83,8 @@ def load_generator(path: str | Path, direction: str) -> LoadedGenerator:
             ``gen_monet2photo.*`` keys, ``hyper_parameters["generator"]``) or a file written by
             :func:`save_generator_weights`.
         direction: ``photo2monet`` or ``monet2photo``.
+        ema: take the generator's moving average (``ema_<direction>.*``) when the checkpoint
+            holds one; ``False``: the trained weights (``gen_<direction>.*``).
 
     Returns:
         The generator in eval mode with its metadata.
@@ -95,10 +100,15 @@ def load_generator(path: str | Path, direction: str) -> LoadedGenerator:
     if direction not in DIRECTIONS:
         raise CheckpointError(f"unknown direction {direction!r}; choose one of {list(DIRECTIONS)}")
     content = read_checkpoint(path)
+    weights, network = "trained", DIRECTIONS[direction]
     if content.get("format") == WEIGHTS_FORMAT:
         config, state, image_size = _from_weights(path, content, direction)
+        weights = str(content.get("weights", "trained"))
     elif "state_dict" in content and "hyper_parameters" in content:
-        config, state, image_size = _from_lightning(path, content, direction)
+        averaged = f"ema_{direction}"
+        if ema and any(str(k).startswith(averaged + ".") for k in content["state_dict"]):
+            network, weights = averaged, "ema"
+        config, state, image_size = _from_lightning(path, content, network)
     else:
         raise CheckpointError(
             f"{path}: not a CycleGAN checkpoint or generator weights file "
@@ -110,12 +120,12 @@ def load_generator(path: str | Path, direction: str) -> LoadedGenerator:
         module.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise CheckpointError(
-            f"{path}: the {DIRECTIONS[direction]} weights do not fit the generator its config "
+            f"{path}: the {network} weights do not fit the generator its config "
             f"describes ({config.get('_target_')}): {_first_lines(str(error))}"
         ) from error
     module.eval()
     multiple = cast(Generator, module).size_multiple  # _build checked the contract
-    return LoadedGenerator(module, config, direction, multiple, image_size, path)
+    return LoadedGenerator(module, config, direction, multiple, image_size, path, weights)
 
 
 def save_generator_weights(generator: LoadedGenerator, path: str | Path) -> Path:
@@ -137,6 +147,7 @@ def save_generator_weights(generator: LoadedGenerator, path: str | Path) -> Path
             "direction": generator.direction,
             "generator": generator.config,
             "image_size": generator.image_size,
+            "weights": generator.weights,
             "state_dict": {k: v.detach().cpu() for k, v in generator.module.state_dict().items()},
         },
         path,
@@ -184,14 +195,15 @@ def read_checkpoint(path: str | Path, mmap: bool = False) -> Mapping[str, Any]:
 
 
 def _from_lightning(
-    path: Path, content: Mapping[str, Any], direction: str
+    path: Path, content: Mapping[str, Any], network: str
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor], int | None]:
+    """Config, ``state_dict`` of ``network`` (e.g. ``gen_photo2monet``) and image size."""
     hparams = content["hyper_parameters"]
     if not isinstance(hparams, Mapping) or not isinstance(hparams.get("generator"), Mapping):
         raise CheckpointError(
             f"{path}: hyper_parameters has no 'generator' config to rebuild the generator from"
         )
-    prefix = DIRECTIONS[direction] + "."
+    prefix = network + "."
     state = {k[len(prefix) :]: v for k, v in content["state_dict"].items() if k.startswith(prefix)}
     if not state:
         groups = sorted({str(k).split(".", 1)[0] for k in content["state_dict"]})

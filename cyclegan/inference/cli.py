@@ -52,7 +52,7 @@ def run(cfg: DictConfig) -> int:
     """
     if cfg.ckpt is None:
         raise UsageError("ckpt is required: ckpt=path/to/last.ckpt (or exported weights .pt)")
-    generator = load_generator(cfg.ckpt, cfg.direction)
+    generator = load_generator(cfg.ckpt, cfg.direction, ema=cfg.ema)
     if cfg.export not in (None, "none"):
         path = export_generator(generator, cfg.export, Path(cfg.output_dir))
         print(f"exported {generator.direction} generator ({cfg.export}) -> {path}")
@@ -62,7 +62,8 @@ def run(cfg: DictConfig) -> int:
     stylizer = Stylizer.for_generator(generator, options)  # 4. stylizer
     print(stylizer.describe())
     print(
-        f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}) on "
+        f"{generator.source} ({generator.config.get('_target_')}, {cfg.direction}, "
+        f"{generator.weights} weights) on "
         f"{stylizer.device}, precision {stylizer.precision}: {options.input_path} -> "
         f"{options.output_dir}"
     )

@@ -13,6 +13,10 @@ class PatchGANDiscriminator(nn.Module):
     With the defaults a 256×256 input gives 30×30 logits, as in the Kaggle tutorial and the
     official 70×70 PatchGAN. Widths: ndf·min(2^i, 8).
 
+    ``spectral_norm=True`` wraps every convolution in spectral normalisation (Miyato et al.
+    2018): each layer's largest singular value is kept at 1 by a power iteration per training
+    forward (SN-GAN; the weights are stored as ``parametrizations.weight.original``).
+
     Input constraint: after the downsamples the map must be at least 3×3, i.e. height and width
     at least ``3 * 2**n_layers`` (24 for the default); smaller inputs raise ``ValueError``.
 
@@ -22,7 +26,9 @@ class PatchGANDiscriminator(nn.Module):
         torch.Size([2, 1, 6, 6])
     """
 
-    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3) -> None:
+    def __init__(
+        self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, spectral_norm: bool = False
+    ) -> None:
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"PatchGANDiscriminator needs n_layers >= 1, got {n_layers}")
@@ -47,6 +53,10 @@ class PatchGANDiscriminator(nn.Module):
         ]
         self.model = nn.Sequential(*layers)
         init_weights(self)
+        if spectral_norm:
+            for i, layer in enumerate(self.model):
+                if isinstance(layer, nn.Conv2d):
+                    self.model[i] = nn.utils.parametrizations.spectral_norm(layer)
 
     @property
     def min_size(self) -> int:

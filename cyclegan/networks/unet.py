@@ -14,9 +14,23 @@ def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _up(in_ch: int, out_ch: int, dropout: float) -> nn.Sequential:
+UPSAMPLE_MODES = ("transpose", "resize")
+
+
+def _upsample(in_ch: int, out_ch: int, mode: str, bias: bool) -> list[nn.Module]:
+    """×2 upsampling: a 4×4 stride-2 transposed conv (the tutorial), or nearest-neighbour resize
+    then a 3×3 conv ("resize-convolution", Odena et al. 2016: no checkerboard artefacts)."""
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=bias)]
+    return [
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=bias),
+    ]
+
+
+def _up(in_ch: int, out_ch: int, dropout: float, mode: str) -> nn.Sequential:
     layers: list[nn.Module] = [
-        nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+        *_upsample(in_ch, out_ch, mode, bias=False),
         nn.InstanceNorm2d(out_ch, affine=True),
     ]
     if dropout > 0:
@@ -33,7 +47,8 @@ class UNetGenerator(nn.Module):
     downsample has no normalisation, nor has the 1×1 bottleneck (a constant map there, and
     PyTorch's instance norm rejects it). Downsamples use LeakyReLU(0.2), upsamples ReLU with
     dropout on the first ``num_dropout`` of them, each followed by a skip concatenation; a final
-    transposed conv maps to ``out_channels`` with tanh.
+    transposed conv maps to ``out_channels`` with tanh. ``upsample="resize"`` replaces every
+    transposed conv by nearest-neighbour ×2 resizing and a 3×3 conv (same widths).
 
     Input constraint: height and width must be multiples of ``2**num_downs`` (256 by default),
     so that every skip connection lines up; other sizes raise ``ValueError``.
@@ -54,10 +69,13 @@ class UNetGenerator(nn.Module):
         num_downs: int = 8,
         dropout: float = 0.5,
         num_dropout: int = 3,
+        upsample: str = "transpose",
     ) -> None:
         super().__init__()
         if num_downs < 2:
             raise ValueError(f"UNetGenerator needs num_downs >= 2, got {num_downs}")
+        if upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"UNetGenerator upsample={upsample!r}: choose one of {UPSAMPLE_MODES}")
         widths = [ngf * min(2**i, 8) for i in range(num_downs)]
         self.num_downs = num_downs
         self.downs = nn.ModuleList()
@@ -69,11 +87,9 @@ class UNetGenerator(nn.Module):
         self.ups = nn.ModuleList()
         skips = widths[:-1][::-1]
         for i, w in enumerate(skips):
-            self.ups.append(_up(prev, w, dropout if i < num_dropout else 0.0))
+            self.ups.append(_up(prev, w, dropout if i < num_dropout else 0.0, upsample))
             prev = 2 * w  # after concatenation with the skip
-        self.head = nn.Sequential(
-            nn.ConvTranspose2d(prev, out_channels, 4, stride=2, padding=1), nn.Tanh()
-        )
+        self.head = nn.Sequential(*_upsample(prev, out_channels, upsample, bias=True), nn.Tanh())
         init_weights(self)
 
     @property
