@@ -52,7 +52,7 @@ def trusted_names() -> dict[str, type[nn.Module]]:
 
     A class is known by its defining module (``cyclegan.networks.unet.UNetGenerator``, as
     training writes it) and by its package when the package exports it
-    (``cyclegan.networks.UNetGenerator``, as ``conf/model/*.yaml`` names it).
+    (``cyclegan.networks.UNetGenerator``, as ``conf/generator/*.yaml`` names it).
     """
     names: dict[str, type[nn.Module]] = {}
     for cls in TRUSTED_NETWORKS:
