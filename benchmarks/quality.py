@@ -88,6 +88,17 @@ def contact_sheet(inputs: Path, outputs: Path, path: Path) -> None:
     sheet.save(path, optimize=True)
 
 
+def mifid_curve(tensorboard: Path) -> list[tuple[int, float]]:
+    """``(iteration, MiFID)`` logged by the MiFID callback (``callbacks=mifid``), if any."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tensorboard), size_guidance={"scalars": 0})
+    events.Reload()
+    if "val/mifid" not in events.Tags()["scalars"]:
+        return []
+    return [(p.step // 2, round(p.value, 2)) for p in events.Scalars("val/mifid")]
+
+
 def loss_curves(tensorboard: Path, path: Path, title: str) -> None:
     """The training losses (moving average over 100 iterations) as a PNG."""
     import matplotlib
@@ -143,6 +154,11 @@ def run(args: argparse.Namespace) -> None:
     ]  # fmt: skip
     predict_seconds = call(predict, log)
     scores, eval_seconds = score(translated, data, record, log)
+    trained = None
+    if "ema_decay: null" not in (run_dir / ".hydra/config.yaml").read_text():
+        # An EMA run: also score its trained (not averaged) weights, what the EMA brings.
+        call([*predict, "ema=false", f"output_dir={run_dir / 'monet_trained'}"], log)
+        trained, _ = score(run_dir / "monet_trained", data, record, log)
     step = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
     (record / "config.yaml").write_text((run_dir / ".hydra/config.yaml").read_text())
     loss_curves(run_dir / "tensorboard", record / "losses.png", args.name)
@@ -156,6 +172,7 @@ def run(args: argparse.Namespace) -> None:
         "predict_seconds": round(predict_seconds, 1),
         "evaluate_seconds": round(eval_seconds, 1),
         "machine": machine(),
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "command": "python benchmarks/quality.py run "
         + args.name
@@ -164,6 +181,11 @@ def run(args: argparse.Namespace) -> None:
         + " ".join(args.overrides),
         "scores": scores,
     }
+    if trained is not None:
+        result["scores_trained_weights"] = trained  # the EMA run's raw generator
+    curve = mifid_curve(run_dir / "tensorboard")
+    if curve:
+        result["curve"] = curve  # (iteration, MiFID on the callback's photos)
     write_record(record, result)
 
 
@@ -181,9 +203,15 @@ def baseline(args: argparse.Namespace) -> None:
         generated = run_dir / "monet"
         seconds = call(
             [
-                sys.executable, "-m", "cyclegan.colour_transfer", "--style",
-                str(data / "monet_jpg"), "--input", str(data / "photo_jpg"),
-                "--output", str(generated),
+                sys.executable,
+                "-m",
+                "cyclegan.colour_transfer",
+                "--style",
+                str(data / "monet_jpg"),
+                "--input",
+                str(data / "photo_jpg"),
+                "--output",
+                str(generated),
             ],  # fmt: skip
             log,
         )
@@ -196,6 +224,7 @@ def baseline(args: argparse.Namespace) -> None:
         "train_seconds": round(seconds, 1),
         "evaluate_seconds": round(eval_seconds, 1),
         "machine": machine(),
+        "threads": torch.get_num_threads(),
         "command": f"python benchmarks/quality.py baseline {args.kind}",
         "scores": scores,
     }
@@ -206,14 +235,15 @@ def table(args: argparse.Namespace) -> None:
     """A markdown table of every record (or of ``--names``, in that order)."""
     root = REPO / "docs/quality"
     names = args.names or sorted(p.parent.name for p in root.glob("*/result.json"))
-    print("| row | iterations | FID | KID ×10³ | MiFID | train min | machine |")
+    print("| row | iterations | FID | KID ×10³ | MiFID | train min | machine, threads |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name in names:
         r = json.loads((root / name / "result.json").read_text())
         s = r["scores"]
         print(
             f"| {name} | {r['iterations']} | {s['fid']:.1f} | {1e3 * s['kid_mean']:.1f} "
-            f"| {s['mifid']:.1f} | {r['train_seconds'] / 60:.1f} | {r['machine']} |"
+            f"| {s['mifid']:.1f} | {r['train_seconds'] / 60:.1f} "
+            f"| {r['machine']}, {r.get('threads', '?')} |"
         )
 
 

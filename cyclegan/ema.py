@@ -44,7 +44,7 @@ def ema_copy(network: nn.Module) -> nn.Module:
 def update_ema(average: nn.Module, network: nn.Module, decay: float) -> None:
     """Move ``average``'s parameters towards ``network``'s by ``1 - decay``; buffers (if any)
     are copied as they are."""
-    targets = list(average.parameters())
+    targets: list[torch.Tensor] = list(average.parameters())
     sources = [p.detach() for p in network.parameters()]
     torch._foreach_lerp_(targets, sources, 1.0 - decay)
     for target, source in zip(average.buffers(), network.buffers(), strict=True):

@@ -33,6 +33,7 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_in_sync_and_splits_data_once(tmp_p
         "model.generator.num_downs=5",
         "model.discriminator.ndf=4",
         "module.pool_size=2",
+        "module.ema_decay=0.9",  # the generators' moving averages must match across ranks too
         "trainer.max_epochs=1",
         "callbacks.image_grid.every_n_steps=1000",
         "+callbacks.probe._target_=ddp_probe.RankProbe",
@@ -61,9 +62,10 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_in_sync_and_splits_data_once(tmp_p
         assert len(ids[0]) == len(ids[1]) == RECORDS // 2
         assert sorted(ids[0] + ids[1]) == list(range(RECORDS)), domain
 
-    # Weights: trained, and identical on both ranks (gradients averaged every step).
+    # Weights and EMA: trained, and identical on both ranks (gradients averaged every step).
     start, end = states[0]["start"], states[0]["end"]
-    for prefix in ("gen_photo2monet", "gen_monet2photo", "disc_monet", "disc_photo"):
+    networks = ("gen_photo2monet", "gen_monet2photo", "disc_monet", "disc_photo")
+    for prefix in (*networks, "ema_photo2monet", "ema_monet2photo"):
         keys = [k for k in start if k.startswith(prefix)]
         assert any(not torch.equal(start[k], end[k]) for k in keys), f"{prefix} did not train"
     for key, value in end.items():

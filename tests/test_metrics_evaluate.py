@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -180,6 +181,7 @@ def test_cli_scores_a_zip_with_the_fid_inception(tmp_path: Path) -> None:
         f"cache_dir={tmp_path / 'cache'}",
         "progress=false",
         "kid_subsets=10",
+        f"json={tmp_path / 'scores' / 'scores.json'}",
     )
     assert done.returncode == 1, done.stderr  # scored, but one real image was skipped
     lines = done.stdout.splitlines()
@@ -189,6 +191,10 @@ def test_cli_scores_a_zip_with_the_fid_inception(tmp_path: Path) -> None:
     assert set(values) == {"FID", "KID", "memorization distance", "MiFID"}
     assert float(values["FID"]) > 1.0
     assert float(values["MiFID"]) >= float(values["FID"])
+    report = json.loads((tmp_path / "scores" / "scores.json").read_text())
+    assert f"{report['fid']:.4f}" == values["FID"]
+    assert (report["num_generated"], report["num_real"]) == (3, 3)
+    assert [origin.endswith("broken.jpg") for origin, _ in report["bad"]] == [True]
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
     assert list((tmp_path / "cwd").iterdir()) == []  # no outputs/, .hydra/ or log file
 

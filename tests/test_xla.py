@@ -52,8 +52,21 @@ def _xla_cpu():
         yield
 
 
-def tpu_config():
+# The quality toolbox, all on: DiffAugment, EMA generators, R1 (every iteration, so each
+# iteration is the same two graphs), spectral norm, resize-convolution.
+TOOLBOX = (
+    "module.diffaugment=[color,translation,cutout]",
+    "module.ema_decay=0.9",
+    "module.r1_gamma=1.0",
+    "module.r1_every=1",
+    "model.discriminator.spectral_norm=true",
+    "model.generator.upsample=resize",
+)
+
+
+def tpu_config(*extra: str):
     overrides = [
+        *extra,
         "accelerator=tpu",
         "loss=lsgan",
         "model.generator.ngf=4",
@@ -95,8 +108,9 @@ class Recorder(L.Callback):
         self.after.append(GraphCounters.now())
 
 
-def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(tmp_path):
-    cfg = tpu_config()
+@pytest.mark.parametrize("extra", [(), TOOLBOX], ids=["tutorial", "toolbox"])
+def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(tmp_path, extra):
+    cfg = tpu_config(*extra)
     assert cfg.trainer.precision == "bf16-true"
     module = instantiate(cfg.module)
     before = {k: v.detach().clone() for k, v in module.state_dict().items()}
@@ -141,10 +155,12 @@ def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(tmp
 
     losses = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     assert {"train/g_total", "train/d_total", "train/cycle_photo", "train/d_monet"} <= set(losses)
+    assert ("train/r1" in losses) == bool(extra)
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values()), losses
 
     after = {k: v.detach().cpu() for k, v in module.state_dict().items()}
-    for net in NETWORKS:
+    networks = NETWORKS + (("ema_photo2monet", "ema_monet2photo") if extra else ())
+    for net in networks:
         keys = [k for k in before if k.startswith(net)]
         assert any(not torch.equal(before[k], after[k]) for k in keys), f"{net} did not train"
     for k, v in after.items():

@@ -1,0 +1,313 @@
+"""The quality toolbox (docs/quality.md): DiffAugment, generator EMA, R1, spectral norm,
+resize-convolution, label smoothing, rot90 augmentation and the Reinhard baseline."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader
+
+from cyclegan import colour_transfer
+from cyclegan.data.transforms import ImageTransform
+from cyclegan.diffaugment import diff_augment
+from cyclegan.ema import ema_copy, update_ema
+from cyclegan.inference.checkpoint import load_generator
+from cyclegan.losses import BCEGANLoss, LSGANLoss
+from cyclegan.module import CycleGAN, generator_of
+from cyclegan.networks import PatchGANDiscriminator, UNetGenerator
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+POLICY = ("color", "translation", "cutout")
+
+
+def compose_train(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+# ----------------------------------------------------------------- DiffAugment
+def test_diffaugment_passes_gradients_to_what_made_the_images():
+    generator = nn.Conv2d(3, 3, 3, padding=1)
+    fake = generator(torch.randn(4, 3, 16, 16))
+    diff_augment(fake, POLICY).square().sum().backward()
+    assert generator.weight.grad is not None
+    assert generator.weight.grad.abs().sum() > 0
+
+
+def test_diffaugment_keeps_shapes_and_is_off_when_empty():
+    x = torch.randn(3, 3, 24, 16)
+    assert diff_augment(x, ()) is x
+    for op in POLICY:
+        assert diff_augment(x, (op,)).shape == x.shape
+    with pytest.raises(ValueError, match="'blur'"):
+        tiny_model(diffaugment=["color", "blur"])
+
+
+def test_translation_shifts_whole_pixels_and_fills_zeros():
+    torch.manual_seed(0)
+    x = torch.arange(1.0, 1.0 + 16 * 16).view(1, 1, 16, 16).repeat(8, 3, 1, 1)
+    out = diff_augment(x, ("translation",))
+    for image, shifted in zip(x, out, strict=True):
+        # Every output pixel is 0 (uncovered) or the input pixel one fixed offset away.
+        kept = shifted[0][shifted[0] != 0]
+        offsets = {int(v) for v in (kept - image[0][shifted[0] != 0]).unique()}
+        assert len(offsets) <= 1
+        assert kept.numel() >= (16 - 2) ** 2  # at most 2 = 16/8 pixels each way
+
+
+def test_cutout_zeroes_one_square_of_half_the_side():
+    torch.manual_seed(0)
+    out = diff_augment(torch.ones(64, 3, 16, 16), ("cutout",))
+    zeros = (out[:, 0] == 0).flatten(1).sum(1)
+    assert zeros.max() == 8 * 8  # a whole 8x8 square when it lies inside
+    assert (zeros > 0).all()
+    assert torch.equal(out[:, 0], out[:, 2])  # the same square in every channel
+
+
+def test_color_changes_each_image_differently():
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 8, 8) * 2 - 1
+    out = diff_augment(x, ("color",))
+    means = (out - x).mean(dim=(1, 2, 3))
+    assert means.unique().numel() == 4
+
+
+def test_every_discriminator_call_goes_through_diffaugment():
+    model = tiny_model(diffaugment=["cutout"])
+    seen: list[torch.Tensor] = []
+    for disc in (model.disc_monet, model.disc_photo):
+        disc.register_forward_pre_hook(lambda _, args: seen.append(args[0].detach()))
+    photo, monet = torch.ones(2, 3, 32, 32), torch.ones(2, 3, 32, 32)
+    _, fakes = model.generator_losses(photo, monet)
+    model.discriminator_losses(photo, monet, fakes["fake_photo"], fakes["fake_monet"])
+    assert len(seen) == 4  # G step: D_Y(fake), D_X(fake); D step: D_Y, D_X on [real, fake]
+    for images in seen:  # a cut-out square in every image the discriminators saw
+        assert ((images == 0).flatten(1).sum(1) > 0).all()
+
+
+def test_toolbox_is_off_in_the_tutorial_recipe():
+    cfg = compose_train("experiment=kaggle_tutorial")
+    assert list(cfg.module.diffaugment) == []
+    assert cfg.module.ema_decay is None
+    assert cfg.module.r1_gamma == 0
+    assert cfg.model.discriminator.spectral_norm is False
+    assert cfg.model.generator.upsample == "transpose"
+    assert cfg.loss.label_smoothing == 0
+    assert cfg.data.rot90 is False
+
+
+# ----------------------------------------------------------------- EMA
+def test_ema_update_is_the_moving_average():
+    net = nn.Linear(3, 2)
+    average = ema_copy(net)
+    start = average.weight.detach().clone()
+    assert not any(p.requires_grad for p in average.parameters())
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    update_ema(average, net, decay=0.75)
+    assert torch.allclose(average.weight, 0.75 * start + 0.25 * net.weight)
+
+
+def test_ema_follows_the_generators_and_is_what_grids_and_predict_use(tmp_path):
+    torch.manual_seed(0)
+    model = tiny_model(ema_decay=0.5)
+    start = {k: v.clone() for k, v in model.ema_photo2monet.state_dict().items()}
+    fit(model, iterations=2, tmp_path=tmp_path)
+    g, average = model.gen_photo2monet, model.ema_photo2monet
+    # Two updates with decay 0.5 from the initial weights w0: (w0 + w1) / 4 + w2 / 2 in general;
+    # the average moved and differs from the last weights.
+    key = "downs.0.0.weight"
+    assert not torch.equal(average.state_dict()[key], start[key])
+    assert not torch.equal(average.state_dict()[key], g.state_dict()[key])
+    assert generator_of(model) is average
+    assert generator_of(model, ema=False) is g
+    assert model.generator("monet2photo") is model.ema_monet2photo
+
+    ckpt = tmp_path / "ema.ckpt"
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(ckpt)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    loaded = load_generator(ckpt, "photo2monet")
+    assert loaded.weights == "ema"
+    raw = load_generator(ckpt, "photo2monet", ema=False)
+    assert raw.weights == "trained"
+    with torch.no_grad():
+        average.eval()
+        g.eval()
+        assert torch.allclose(loaded.module(x), average(x), atol=1e-6)
+        assert torch.allclose(raw.module(x), g(x), atol=1e-6)
+
+
+def test_ema_decay_outside_zero_one_is_refused():
+    with pytest.raises(ValueError, match="ema_decay"):
+        tiny_model(ema_decay=1.0)
+
+
+# ----------------------------------------------------------------- R1
+class LinearCritic(nn.Module):
+    """D(x) = sum(w * x) per image: its input gradient is w, so R1 = ||w||^2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(1, 3, 4, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.w).sum(dim=(1, 2, 3)).view(-1, 1, 1, 1)
+
+
+def test_r1_penalty_is_the_squared_input_gradient_and_trains_d():
+    model = tiny_model(r1_gamma=1.0)
+    critic = LinearCritic()
+    penalty = model.r1_penalty(critic, torch.randn(5, 3, 4, 4))
+    assert penalty.item() == pytest.approx(critic.w.square().sum().item(), rel=1e-5)
+    penalty.backward()  # d||w||^2/dw = 2w: the penalty reaches D's weights
+    assert torch.allclose(critic.w.grad, 2 * critic.w.detach(), rtol=1e-5)
+
+
+def test_r1_is_lazy_and_logged(tmp_path):
+    model = tiny_model(r1_gamma=2.0, r1_every=2)
+    logged: list[set[str]] = []
+    original = model.log_dict
+    model.log_dict = lambda values, **kw: (logged.append(set(values)), original(values, **kw))[1]
+    fit(model, iterations=4, tmp_path=tmp_path)
+    assert ["train/r1" in keys for keys in logged] == [True, False, True, False]
+
+
+# ----------------------------------------------------------------- networks, losses, data
+def test_spectral_norm_keeps_each_conv_at_unit_spectral_norm():
+    torch.manual_seed(0)
+    d = PatchGANDiscriminator(ndf=8, spectral_norm=True)
+    for _ in range(30):  # power iterations run in training mode
+        d(torch.randn(1, 3, 32, 32))
+    convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 5
+    for conv in convs:
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+        assert sigma.item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_resize_convolution_has_no_transposed_convs():
+    g = UNetGenerator(ngf=4, num_downs=4, upsample="resize")
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
+    assert g(torch.zeros(2, 3, 16, 16)).shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="'bicubic'"):
+        UNetGenerator(upsample="bicubic")
+
+
+def test_label_smoothing_moves_only_the_real_target():
+    loss = BCEGANLoss(label_smoothing=0.1)
+    real, fake = torch.full((1, 1, 2, 2), 2.0), torch.full((1, 1, 2, 2), -1.0)
+    expected = 0.5 * (
+        F.binary_cross_entropy_with_logits(real, torch.full_like(real, 0.9))
+        + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+    )
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(expected.item())
+    assert loss.generator_loss(fake).item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake)).item()
+    )
+    assert LSGANLoss(label_smoothing=0.2).discriminator_loss(
+        torch.full((4,), 0.8), torch.zeros(4)
+    ).item() == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        BCEGANLoss(label_smoothing=1.0)
+
+
+def test_rot90_gives_every_quarter_turn_of_the_crop():
+    image = torch.arange(3 * 8 * 8, dtype=torch.uint8).view(3, 8, 8)
+    transform = ImageTransform(image_size=8, load_size=8, augment=True, rot90=True)
+    seen = set()
+    for seed in range(40):
+        out = transform(image, torch.Generator().manual_seed(seed))
+        turns = [k for k in range(4) for f in (False, True) if torch.equal(
+            out, torch.rot90(image.flip(-1) if f else image, k, dims=(-2, -1))
+        )]  # fmt: skip
+        assert turns, "not a flip and quarter turn of the input"
+        seen.update(turns)
+    assert seen == {0, 1, 2, 3}
+    with pytest.raises(ValueError, match="rot90"):
+        ImageTransform(image_size=8, load_size=8, augment=False, rot90=True)
+
+
+# ----------------------------------------------------------------- Reinhard baseline
+def test_reinhard_moves_lab_statistics_to_the_style_set():
+    rng = np.random.default_rng(0)
+    style = [rng.integers(90, 160, (16, 16, 3), dtype=np.uint8) for _ in range(3)]
+    target = colour_transfer.lab_stats(style)
+    photo = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) // 2 + 60
+    out = colour_transfer.lab_stats([colour_transfer.transfer(photo, target)])
+    np.testing.assert_allclose(out.mean, target.mean, atol=1.5)
+    np.testing.assert_allclose(out.std, target.std, atol=1.5)
+
+
+def test_reinhard_cli_writes_every_photo_and_counts_bad_ones(tmp_path, capsys):
+    for folder, n in (("style", 2), ("photos", 3)):
+        (tmp_path / folder).mkdir()
+        for i in range(n):
+            pixels = np.full((8, 8, 3), 40 * (i + 1), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / folder / f"{i}.png")
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    status = colour_transfer.main(
+        [
+            "--style",
+            str(tmp_path / "style"),
+            "--input",
+            str(tmp_path / "photos"),
+            "--output",
+            str(tmp_path / "out"),
+        ]  # fmt: skip
+    )
+    report = capsys.readouterr().out
+    assert status == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
+    assert "wrote 3 image(s)" in report
+    assert "1 could not be read" in report
+    assert "broken.jpg" in report
+
+
+# ----------------------------------------------------------------- configs
+@pytest.mark.parametrize("experiment", ["kaggle_tutorial", "monet_quick", "monet"])
+def test_quality_recipes_compose(experiment):
+    cfg = compose_train(f"experiment={experiment}")
+    assert cfg.trainer.max_steps != 0
+    if experiment == "monet_quick":
+        assert cfg.data.image_size == 128
+        assert cfg.trainer.precision == "32-true"
+
+
+# ----------------------------------------------------------------- helpers
+def tiny_model(**kwargs) -> CycleGAN:
+    return CycleGAN(
+        partial(UNetGenerator, ngf=4, num_downs=5),
+        partial(PatchGANDiscriminator, ndf=4),
+        LSGANLoss(),
+        partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999)),
+        pool_size=0,
+        **kwargs,
+    )
+
+
+def fit(model: CycleGAN, iterations: int, tmp_path: Path) -> None:
+    g = torch.Generator().manual_seed(0)
+    data = [
+        {d: torch.rand(1, 3, 32, 32, generator=g) * 2 - 1 for d in ("photo", "monet")}
+        for _ in range(iterations)
+    ]
+    L.Trainer(
+        accelerator="cpu",
+        max_steps=2 * iterations,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    ).fit(model, DataLoader(data, batch_size=None))
