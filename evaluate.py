@@ -17,7 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from cyclegan.accel import describe_hardware
-from cyclegan.inference.stylizer import resolve_device
+from cyclegan.inference.options import resolve_device
 from cyclegan.metrics.evaluation import Evaluation, evaluate, format_report
 from cyclegan.metrics.inception import InceptionFeatureExtractor, inception_precision
 

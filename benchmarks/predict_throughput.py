@@ -39,7 +39,7 @@ from cyclegan.accel import detect_cpu  # noqa: E402
 from cyclegan.data.images import decode_image  # noqa: E402
 from cyclegan.data.sources import iter_records  # noqa: E402
 from cyclegan.inference.checkpoint import load_generator  # noqa: E402
-from cyclegan.inference.cli import make_options, make_stylizer  # noqa: E402
+from cyclegan.inference.options import PredictOptions  # noqa: E402
 from cyclegan.inference.runner import predict  # noqa: E402
 from cyclegan.inference.stylizer import Stylizer  # noqa: E402
 
@@ -84,8 +84,8 @@ def time_predict(
         cfg = compose(config_name="predict", overrides=items)
     start = time.perf_counter()
     generator = load_generator(cfg.ckpt, cfg.direction)
-    stylizer = make_stylizer(cfg, generator)
-    summary = predict(stylizer, make_options(cfg, output_dir))
+    options = PredictOptions.from_config(cfg)
+    summary = predict(Stylizer.for_generator(generator, options), options)
     total = time.perf_counter() - start
     if summary.failed or not summary.converted:
         raise RuntimeError(f"prediction failed: {summary.line()} {summary.failed[:3]}")

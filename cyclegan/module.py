@@ -170,6 +170,9 @@ class CycleGAN(L.LightningModule):
         self.gen_monet2photo = generator()
         self.disc_monet = discriminator()
         self.disc_photo = discriminator()
+        # translate() batches the domains into one generator call only where that changes no
+        # output: generators that declare per_image (cyclegan.networks.Generator).
+        self.batch_domains = bool(getattr(self.gen_photo2monet, "per_image", False))
         # Moving averages of G and F (checkpointed with the module), or None.
         self.ema_photo2monet = ema_copy(self.gen_photo2monet) if ema_decay is not None else None
         self.ema_monet2photo = ema_copy(self.gen_monet2photo) if ema_decay is not None else None
@@ -196,21 +199,19 @@ class CycleGAN(L.LightningModule):
         """All generator outputs of one step.
 
         Runs G on [photo, Monet], F on [Monet, photo, G(photo)] and G on F(Monet): three
-        batched calls instead of six (instance norm is per image, so batching changes nothing).
+        batched calls instead of six when the generators are ``per_image`` (instance norm:
+        batching changes nothing), else one call per domain (batch statistics would mix them).
 
         Returns:
             ``fake_monet`` = G(photo), ``cycled_photo`` = F(G(photo)), ``fake_photo`` = F(Monet),
             ``cycled_monet`` = G(F(Monet)), and when identity is on ``same_monet`` = G(Monet),
             ``same_photo`` = F(photo).
         """
-        n = real_photo.shape[0]
         use_identity = self.lambda_identity > 0
-        g_in = torch.cat([real_photo, real_monet]) if use_identity else real_photo
-        g_out = self.gen_photo2monet(g_in)
-        fake_monet = g_out[:n]
+        g_parts = [real_photo, real_monet] if use_identity else [real_photo]
+        fake_monet, *same_monet = self._generate(self.gen_photo2monet, g_parts)
         f_parts = [real_monet, real_photo, fake_monet] if use_identity else [real_monet, fake_monet]
-        f_out = self.gen_monet2photo(torch.cat(f_parts))
-        fake_photo, cycled_photo = f_out[:n], f_out[-n:]
+        fake_photo, *same_photo, cycled_photo = self._generate(self.gen_monet2photo, f_parts)
         out = {
             "fake_monet": fake_monet,
             "cycled_photo": cycled_photo,
@@ -218,9 +219,16 @@ class CycleGAN(L.LightningModule):
             "cycled_monet": self.gen_photo2monet(fake_photo),
         }
         if use_identity:
-            out["same_monet"] = g_out[n:]
-            out["same_photo"] = f_out[n : 2 * n]
+            out["same_monet"] = same_monet[0]
+            out["same_photo"] = same_photo[0]
         return out
+
+    def _generate(self, generator: nn.Module, parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``generator`` on each part: one call on their concatenation when ``batch_domains``."""
+        if not self.batch_domains:
+            return [generator(part) for part in parts]
+        out = generator(torch.cat(parts))
+        return list(out.split([part.shape[0] for part in parts]))
 
     def generator_losses(
         self, real_photo: torch.Tensor, real_monet: torch.Tensor

@@ -89,3 +89,30 @@ def test_resume_from_a_pickled_object_gives_the_clear_checkpoint_error(tiny_cfg,
     cfg = tiny_cfg(f"ckpt_path={path}", "trainer.max_steps=2")
     with pytest.raises(CheckpointError, match=r"evil\.ckpt: refused .*_Payload"):
         train(cfg)
+
+
+class NoContract(torch.nn.Module):
+    """A network that maps images to images but declares neither size_multiple nor per_image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def test_a_generator_without_the_contract_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cyclegan.inference import trusted
+
+    monkeypatch.setattr(trusted, "TRUSTED_NETWORKS", (*trusted.TRUSTED_NETWORKS, NoContract))
+    target = f"{NoContract.__module__}.NoContract"
+    path = _with_generator(tmp_path, "plain.ckpt", {"_target_": target, "_partial_": True})
+    with pytest.raises(
+        CheckpointError,
+        match=r"plain\.ckpt: .*NoContract does not declare the generator contract .*"
+        r"missing size_multiple, per_image",
+    ):
+        load_generator(path, "photo2monet")

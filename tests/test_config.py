@@ -10,10 +10,12 @@ import torch
 from conftest import CONF_DIR, REPO, TINY, compose_train
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Timer
+from omegaconf import DictConfig
 
+from cyclegan.inference.trusted import TRUSTED_NETWORKS
 from cyclegan.losses import BCEGANLoss, GANLoss, LSGANLoss
 from cyclegan.module import CycleGAN
-from cyclegan.networks import ResnetGenerator, UNetGenerator
+from cyclegan.networks import Generator, ResnetGenerator, UNetGenerator
 from cyclegan.training import build
 
 
@@ -23,7 +25,9 @@ def group_options(group: str) -> list[str]:
 
 def test_groups_have_the_promised_options():
     # Subsets: adding an option to a group needs no change here.
-    assert {"resnet", "transform", "unet"} <= set(group_options("model"))
+    assert {"resnet", "transform", "unet"} <= set(group_options("model"))  # presets
+    assert {"resnet", "transform", "unet"} <= set(group_options("generator"))
+    assert {"patchgan"} <= set(group_options("discriminator"))
     assert {"cyclegan", "fast_style"} <= set(group_options("module"))
     assert {"vgg16", "vgg19"} <= set(group_options("loss_network"))
     assert {"adam", "lbfgs"} <= set(group_options("optimizer"))  # Gatys (stylize.py)
@@ -69,6 +73,54 @@ def test_model_and_loss_instantiate(model, loss, tiny_data, tmp_path):
     assert isinstance(module.gan_loss, BCEGANLoss if loss == "bce" else LSGANLoss)
     assert isinstance(trainer, L.Trainer)
     assert datamodule.batch_size == 2
+
+
+# Small values for the arguments a network config may have; others keep their defaults.
+SHRINK = {"ngf": 4, "ndf": 4, "num_downs": 5, "n_blocks": 1, "n_layers": 2}
+
+
+def shrunk(network_cfg: DictConfig) -> torch.nn.Module:
+    """The network a ``conf/generator`` or ``conf/discriminator`` option builds, made small."""
+    args = {key: value for key, value in SHRINK.items() if key in network_cfg}
+    return instantiate(network_cfg)(**args)
+
+
+@pytest.mark.parametrize("generator", group_options("generator"))
+def test_every_generator_option_keeps_the_contract_and_loads(generator, tmp_path):
+    """Each conf/generator/*.yaml, selected as `generator=<name>`, builds a generator that keeps
+    the contract (cyclegan.networks.Generator) and that checkpoints may load."""
+    cfg = compose_train([f"generator={generator}"], tmp_path)
+    assert isinstance(cfg.model.channels_last, bool)  # the speed plan's hint, per generator
+    net = shrunk(cfg.model.generator).eval()
+    assert isinstance(net, Generator)
+    assert type(net) in TRUSTED_NETWORKS  # else predict.py refuses its checkpoints
+    side = net.size_multiple * -(-32 // net.size_multiple)
+    x = torch.rand(2, 3, side, side) * 2 - 1
+    with torch.no_grad():
+        assert net(x).shape == x.shape
+
+
+@pytest.mark.parametrize("discriminator", group_options("discriminator"))
+def test_every_discriminator_option_judges_patches(discriminator, tmp_path):
+    cfg = compose_train([f"discriminator={discriminator}"], tmp_path)
+    logits = shrunk(cfg.model.discriminator)(torch.rand(2, 3, 64, 64) * 2 - 1)
+    assert logits.shape[:2] == (2, 1)
+    assert logits.dim() == 4
+
+
+def test_model_presets_are_their_generator_and_discriminator(tmp_path):
+    """`model=resnet` composes the same config as `generator=resnet discriminator=patchgan`,
+    and a group chosen on the command line wins over the preset."""
+    preset = compose_train(["model=resnet"], tmp_path)
+    groups = compose_train(["generator=resnet", "discriminator=patchgan"], tmp_path)
+    assert preset == groups
+    assert preset.model.generator._target_.endswith("ResnetGenerator")
+    assert preset.model.discriminator._target_.endswith("PatchGANDiscriminator")
+    mixed = compose_train(["model=resnet", "generator=unet", "model.generator.ngf=16"], tmp_path)
+    assert mixed.model.generator._target_.endswith("UNetGenerator")
+    assert mixed.model.generator.ngf == 16
+    assert mixed.model.channels_last is True  # follows the generator
+    assert compose_train(["model=transform"], tmp_path).model.discriminator is None
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,68 @@ def test_each_cycle_uses_the_right_generators():
         torch.testing.assert_close(out[name], const(value), msg=name)
 
 
+class BatchCentred(nn.Module):
+    """Generator stub with batch statistics: x -> x - mean over the batch + shift (batch-norm
+    like), so an output depends on which images share its call."""
+
+    size_multiple = 1
+
+    def __init__(self, shift: float = 0.0, per_image: bool = False) -> None:
+        super().__init__()
+        self.shift = nn.Parameter(torch.tensor(shift))
+        self.per_image = per_image
+        self.calls: list[int] = []  # batch size of each call
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append(x.shape[0])
+        return x - x.mean(dim=0, keepdim=True) + self.shift
+
+
+def batch_centred_model(per_image: bool) -> CycleGAN:
+    model = CycleGAN(
+        partial(BatchCentred, per_image=per_image),
+        partial(PatchGANDiscriminator, ndf=4),
+        LSGANLoss(),
+        partial(torch.optim.Adam, lr=2e-4),
+    )
+    with torch.no_grad():
+        model.gen_monet2photo.shift.fill_(0.3)  # G: x - mean, F: x - mean + 0.3
+    return model
+
+
+def test_generators_with_batch_statistics_run_one_call_per_domain():
+    p, m = const(0.1), const(-0.2)
+    p[1] += 0.2  # two different photos: centred, they are -0.1 and +0.1
+    model = batch_centred_model(per_image=False)
+    out = model.translate(p, m)
+    centred_p = p - p.mean(dim=0)
+    expected = {
+        "fake_monet": centred_p,  # G(p), p alone
+        "same_monet": torch.zeros_like(m),  # G(m), m alone
+        "fake_photo": torch.full_like(m, 0.3),  # F(m)
+        "same_photo": centred_p + 0.3,  # F(p)
+        "cycled_photo": centred_p + 0.3,  # F(G(p)): G(p) is already centred
+        "cycled_monet": torch.zeros_like(m),  # G(F(m))
+    }
+    for name, value in expected.items():
+        torch.testing.assert_close(out[name], value, msg=name)
+    assert model.gen_photo2monet.calls == [2, 2, 2]
+    assert model.gen_monet2photo.calls == [2, 2, 2]
+
+
+def test_per_image_generators_run_each_side_in_one_call():
+    p, m = const(0.1), const(-0.2)
+    model = batch_centred_model(per_image=True)
+    out = model.translate(p, m)
+    # The stub breaks its promise on purpose: outputs centred on the mean of the whole call
+    # show the domains went through together ([p, m] in G; [m, p, G(p)] in F).
+    g_mean = (0.1 - 0.2) / 2
+    torch.testing.assert_close(out["fake_monet"], const(0.1 - g_mean))
+    torch.testing.assert_close(out["same_monet"], const(-0.2 - g_mean))
+    assert model.gen_photo2monet.calls == [4, 2]
+    assert model.gen_monet2photo.calls == [6]
+
+
 def test_generator_losses_hand_computed():
     losses, _ = stub_model().generator_losses(const(0.1), const(-0.2))
     expected = {

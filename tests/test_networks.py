@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from cyclegan.networks import PatchGANDiscriminator, ResnetGenerator, UNetGenerator
+from cyclegan.inference.trusted import TRUSTED_NETWORKS
+from cyclegan.networks import (
+    Generator,
+    PatchGANDiscriminator,
+    ResnetGenerator,
+    TransformNet,
+    UNetGenerator,
+)
 
 
 def n_params(m: torch.nn.Module) -> int:
@@ -70,3 +77,33 @@ def test_init_is_normal_002():
     w = g.downs[2][0].weight
     assert abs(w.std().item() - 0.02) < 0.003
     assert abs(w.mean().item()) < 0.003
+
+
+# Small widths for the known classes; a class added to the allow-list is built with its defaults.
+TINY_ARGS: dict[type[torch.nn.Module], dict[str, int]] = {
+    UNetGenerator: {"ngf": 4, "num_downs": 5},
+    ResnetGenerator: {"ngf": 4, "n_blocks": 1},
+    TransformNet: {"ngf": 4, "n_blocks": 1},
+}
+
+
+@pytest.mark.parametrize("cls", TRUSTED_NETWORKS, ids=lambda cls: cls.__name__)
+def test_every_loadable_network_keeps_the_generator_contract(cls):
+    torch.manual_seed(0)
+    net = cls(**TINY_ARGS.get(cls, {})).eval()
+    assert isinstance(net, Generator)
+    m = net.size_multiple
+    assert isinstance(m, int)
+    assert m >= 1
+    side = m * -(-16 // m)  # the smallest multiple of m from 16 up
+    x = torch.rand(2, 3, side, 2 * side) * 2 - 1
+    with torch.no_grad():
+        y = net(x)
+        alone = net(x[1:])
+    assert y.shape == x.shape
+    assert y.abs().max() <= 1.0
+    if net.per_image:  # what CycleGAN.translate relies on to batch the domains
+        torch.testing.assert_close(alone, y[1:], rtol=1e-4, atol=1e-5)
+    if m > 1:
+        with pytest.raises(ValueError, match=str(m)):
+            net(torch.zeros(1, 3, side + m // 2, side))

@@ -98,7 +98,7 @@ def test_predict_default_limit_is_the_shared_one():
     from omegaconf import OmegaConf
 
     from cyclegan.data.images import MAX_PIXELS
-    from cyclegan.inference.runner import PredictOptions
+    from cyclegan.inference.options import PredictOptions
 
     conf = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "predict.yaml")
     assert conf.max_pixels == MAX_PIXELS == PredictOptions(Path("."), Path(".")).max_pixels

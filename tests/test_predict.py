@@ -432,7 +432,7 @@ def test_zip_input_members_are_converted_or_reported(
 def test_auto_workers_leave_small_cpus_to_the_generator(
     monkeypatch: pytest.MonkeyPatch, cpus: int, workers: int
 ) -> None:
-    from cyclegan.inference.cli import auto_workers
+    from cyclegan.inference.options import auto_workers
 
     monkeypatch.setattr(os, "cpu_count", lambda: cpus)
     assert auto_workers("cpu") == workers
@@ -462,3 +462,32 @@ def test_decompression_bombs_are_refused_from_the_header(
     printed = capsys.readouterr().out
     assert "bomb.png: 900.0 megapixels exceeds max_pixels=80,000,000" in printed
     assert "big.png: 12000x12000 = 144.0 megapixels exceeds max_pixels=80,000,000" in printed
+
+
+def test_one_options_object_carries_every_option_of_the_config(tmp_path: Path) -> None:
+    from cyclegan.inference.options import PredictOptions
+
+    cfg = compose_predict(
+        input_dir=tmp_path / "in",
+        output_dir=tmp_path / "out",
+        format="png",
+        submission=True,
+        preview=3,
+        precision=32,
+        tile_size=96,
+    )
+    options = PredictOptions.from_config(cfg)
+    # A submission forces 256x256 JPEGs and names its zip; the sheet goes beside the outputs.
+    assert (options.fmt, options.resize) == ("jpg", 256)
+    assert options.submission_zip == tmp_path / "out" / "images.zip"
+    assert options.preview_path == (tmp_path / "out").resolve().parent / "out-preview.png"
+    assert (options.precision, options.tile_size, options.tile_overlap) == ("32", 96, 16)
+    assert options.input_path == tmp_path / "in"
+    # The web app's per-upload options: the same object with its own input and output.
+    upload = PredictOptions.from_config(cfg, input_path=tmp_path / "a.jpg", batch_size=1)
+    assert (upload.input_path, upload.batch_size, upload.tile_size) == (tmp_path / "a.jpg", 1, 96)
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        PredictOptions.from_config(cfg, batch_size=0)
+    without_input = PredictOptions.from_config(compose_predict(output_dir=tmp_path / "out"))
+    with pytest.raises(ValueError, match="input_dir is required"):
+        without_input.require_input()

@@ -7,7 +7,7 @@ import torch
 from cyclegan.training import train
 
 # 10 photos, 6 Monet, batch 2, epoch_length=min: 3 iterations (6 optimizer steps) an epoch.
-# The tiny U-Net has dropout 0.5 in its 3 innermost blocks (conf/model/unet.yaml).
+# The tiny U-Net has dropout 0.5 in its 3 innermost blocks (conf/generator/unet.yaml).
 EXACT = (
     "trainer.precision=32-true",
     "+trainer.deterministic=true",

@@ -105,7 +105,7 @@ def plan_for(
         precision: Lightning's precision string (``32-true``, ``bf16-mixed``, ...) or the
             inference names ``bf16`` / ``32``.
         model_channels_last: Whether the architecture gains from channels-last where the
-            hardware does (``model.channels_last`` in ``conf/model/``).
+            hardware does (``model.channels_last`` in ``conf/generator/``).
         options: ``speed`` config: ``enabled`` (false: :data:`OFF`), ``channels_last`` and
             ``small_map_gemm`` (``auto`` or a value that replaces the plan's).
         cpu: replaces :func:`cyclegan.accel.hardware.detect_cpu` (tests).

@@ -1,11 +1,11 @@
 """What the web app does, without the web page: offer checkpoints, stylize uploaded files.
 
-Every uploaded file goes through :func:`cyclegan.inference.predict`, the function behind
-``predict.py``, with the generator from :func:`~cyclegan.inference.load_generator` and the
-:class:`~cyclegan.inference.Stylizer` that :func:`~cyclegan.inference.cli.make_stylizer`
-builds from the same options: the same decoding, pixel limit, padding, tiling and precision,
-and a bad file is answered with the reason ``predict.py`` prints. Only the checkpoints
-:meth:`StyleService.checkpoints` offers can be loaded, whatever a client sends.
+Every uploaded file goes through ``predict.py``'s pipeline (:mod:`cyclegan.inference.cli`):
+the :class:`~cyclegan.inference.PredictOptions` read from the same config, the generator from
+:func:`~cyclegan.inference.load_generator`, the :class:`~cyclegan.inference.Stylizer` those
+options ask for and :func:`cyclegan.inference.predict`: the same decoding, pixel limit, padding,
+tiling and precision, and a bad file is answered with the reason ``predict.py`` prints. Only
+the checkpoints :meth:`StyleService.checkpoints` offers can be loaded, whatever a client sends.
 
 Example:
     >>> service = StyleService(cfg, Path("/tmp/app"))  # doctest: +SKIP
@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 import uuid
@@ -31,9 +32,9 @@ from PIL import Image
 from cyclegan.data.demo import DEMO_PHOTO_NAMES, demo_photographs
 from cyclegan.data.images import BadImageError, load_image
 from cyclegan.inference.checkpoint import DIRECTIONS, LoadedGenerator, load_generator
-from cyclegan.inference.cli import UsageError, make_stylizer
+from cyclegan.inference.options import PredictOptions, UsageError
 from cyclegan.inference.outputs import FORMATS
-from cyclegan.inference.runner import PredictOptions, predict
+from cyclegan.inference.runner import predict
 from cyclegan.inference.stylizer import Stylizer
 
 __all__ = ["CHECKPOINT_SUFFIXES", "Stylized", "StyleResult", "StyleService", "write_examples"]
@@ -102,11 +103,13 @@ class StyleService:
         work_dir: Where results are written (a temporary folder of the app).
 
     Raises:
-        UsageError: If neither ``ckpt`` nor a ``runs_dir`` holding checkpoints is given.
+        UsageError: If neither ``ckpt`` nor a ``runs_dir`` holding checkpoints is given, or an
+            option is wrong.
     """
 
     def __init__(self, cfg: DictConfig, work_dir: Path) -> None:
         self.cfg = cfg
+        self.options = PredictOptions.from_config(cfg)  # each upload replaces its input, output
         self.work_dir = work_dir
         self._lock = threading.Lock()
         self._loaded: tuple[tuple[str, str], LoadedGenerator, Stylizer] | None = None
@@ -153,7 +156,8 @@ class StyleService:
             if self._loaded is None or self._loaded[0] != (ckpt, direction):
                 self._loaded = None  # free the previous model before building the next
                 generator = load_generator(ckpt, direction)
-                self._loaded = ((ckpt, direction), generator, make_stylizer(self.cfg, generator))
+                stylizer = Stylizer.for_generator(generator, self.options)
+                self._loaded = ((ckpt, direction), generator, stylizer)
             return self._loaded[1], self._loaded[2]
 
     def describe(self, ckpt: str, direction: str) -> str:
@@ -229,17 +233,20 @@ class StyleService:
     ) -> Stylized | str:
         """The converted image, or the reason it failed (the words ``predict.py`` prints)."""
         output_dir = request / "out" / str(index)  # one folder per upload: names may repeat
-        options = PredictOptions(
+        options = dataclasses.replace(
+            self.options,
             input_path=file,
             output_dir=output_dir,
             fmt=fmt,
             overwrite=True,
             batch_size=1,
             num_workers=0,
-            max_pixels=int(self.cfg.max_pixels),
-            jpeg_quality=int(self.cfg.jpeg_quality),
+            resize=None,
             progress=False,
             writer_threads=0,
+            preview=0,
+            preview_path=None,
+            submission_zip=None,
             on_tile=on_tile,
         )
         try:

@@ -2,15 +2,18 @@
 
 - :mod:`~cyclegan.inference.checkpoint` loads one generator from a checkpoint (weights_only).
 - :mod:`~cyclegan.inference.trusted` is the allow-list of network classes a checkpoint may build.
-- :mod:`~cyclegan.inference.stylizer` runs it on uint8 images (precision, padding, tiling).
-- :mod:`~cyclegan.inference.runner` stylizes a whole input and accounts for every file.
-- :mod:`~cyclegan.inference.export`, :mod:`~cyclegan.inference.submission` and
-  :mod:`~cyclegan.inference.preview` write ONNX/TorchScript, ``images.zip`` and contact sheets.
-- :func:`~cyclegan.inference.cli.run` is what ``python predict.py`` calls.
+- :func:`~cyclegan.inference.cli.run` is what ``python predict.py`` calls: the pipeline config
+  (:mod:`~cyclegan.inference.options`) -> inputs (:mod:`~cyclegan.inference.inputs`) -> batches
+  (:mod:`~cyclegan.inference.dataset`) -> stylizer (:mod:`~cyclegan.inference.stylizer`) ->
+  outputs and preview (:mod:`~cyclegan.inference.runner`) -> report
+  (:mod:`~cyclegan.inference.report`).
+- :mod:`~cyclegan.inference.export` writes ONNX/TorchScript/weights.
 """
 
 from cyclegan.inference.checkpoint import CheckpointError, LoadedGenerator, load_generator
-from cyclegan.inference.runner import PredictOptions, PredictSummary, predict
+from cyclegan.inference.options import PredictOptions
+from cyclegan.inference.report import report
+from cyclegan.inference.runner import PredictSummary, predict
 from cyclegan.inference.stylizer import Stylizer
 
 __all__ = [
@@ -21,4 +24,5 @@ __all__ = [
     "Stylizer",
     "load_generator",
     "predict",
+    "report",
 ]

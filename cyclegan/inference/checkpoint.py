@@ -20,12 +20,13 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from cyclegan.inference.trusted import UntrustedConfigError, build_trusted
+from cyclegan.networks import Generator, check_generator
 
 __all__ = [
     "DIRECTIONS",
@@ -91,8 +92,9 @@ def load_generator(path: str | Path, direction: str, ema: bool = True) -> Loaded
     Raises:
         CheckpointError: If the file is missing, corrupt, not a checkpoint of this project, holds
             objects that ``weights_only`` loading refuses, names a class outside the allow-list
-            or arguments that are not plain values, or its weights do not fit the generator or
-            are not all finite.
+            or arguments that are not plain values, builds a class that does not declare the
+            generator contract (:class:`cyclegan.networks.Generator`), or its weights do not
+            fit the generator or are not all finite.
     """
     path = Path(path)
     if direction not in DIRECTIONS:
@@ -122,8 +124,8 @@ def load_generator(path: str | Path, direction: str, ema: bool = True) -> Loaded
             f"describes ({config.get('_target_')}): {_first_lines(str(error))}"
         ) from error
     module.eval()
-    multiple = getattr(module, "size_multiple", 1)
-    return LoadedGenerator(module, config, direction, int(multiple), image_size, path, weights)
+    multiple = cast(Generator, module).size_multiple  # _build checked the contract
+    return LoadedGenerator(module, config, direction, multiple, image_size, path, weights)
 
 
 def save_generator_weights(generator: LoadedGenerator, path: str | Path) -> Path:
@@ -231,12 +233,13 @@ def _from_weights(
 def _build(path: Path, config: dict[str, Any]) -> nn.Module:
     try:
         module = build_trusted(config)
+        check_generator(module)
     except UntrustedConfigError as error:
         raise CheckpointError(
             f"{path}: generator config {error}. Checkpoints may only build the network classes "
             "of cyclegan.inference.trusted.TRUSTED_NETWORKS from plain values"
         ) from error
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError) as error:  # includes a class without the contract
         raise CheckpointError(
             f"{path}: cannot build the generator from its config {config}: "
             f"{_first_lines(str(error))}"

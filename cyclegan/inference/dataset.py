@@ -1,4 +1,5 @@
-"""Decode prediction inputs in DataLoader workers and hand the model ready-made batches.
+"""Steps 2 and 3 of prediction, inputs -> batches: decode the inputs in DataLoader workers
+and hand the model ready-made batches.
 
 Each worker walks the input (:func:`~cyclegan.inference.inputs.iter_inputs`) and takes every
 ``num_workers``-th item, so every input is handled exactly once. Per item it works out the
@@ -24,6 +25,7 @@ from cyclegan.data.images import MAX_PIXELS, BadImageError, decode_image, image_
 from cyclegan.data.names import printable
 from cyclegan.data.transforms import ImageTransform
 from cyclegan.inference.inputs import InputProblem, iter_inputs
+from cyclegan.inference.options import PredictOptions
 from cyclegan.inference.outputs import UnsafeNameError, output_relpath, resolve_output
 from cyclegan.inference.tiling import Box, needs_tiling, reflect_pad
 
@@ -98,37 +100,27 @@ class PredictDataset(IterableDataset):
 
     Args:
         input_path: Folder, TFRecord file, zip or image.
-        output_dir: Output root (to skip inputs whose output exists).
-        fmt: Output format, ``jpg`` or ``png``.
-        overwrite: Process inputs even when their output exists.
-        size_multiple: The generator's size multiple (padding target).
+        options: The run's options: ``output_dir`` and ``fmt`` (to skip inputs
+            whose output exists unless ``overwrite``), ``batch_size`` (most images per
+            :class:`Batch`), ``max_pixels`` (larger images are refused before decoding) and
+            ``resize`` (every image resized to ``resize x resize`` first, or None).
+        size_multiple: The model's size multiple (padding target).
         tile_size: Images whose padded side exceeds this become :class:`LargeImage`.
-        batch_size: Most images per :class:`Batch`.
-        max_pixels: Images with more pixels are refused before decoding.
-        resize: Resize every image to ``resize x resize`` first (Kaggle submission), or None.
     """
 
     def __init__(
-        self,
-        input_path: Path,
-        output_dir: Path,
-        fmt: str,
-        overwrite: bool,
-        size_multiple: int,
-        tile_size: int,
-        batch_size: int,
-        max_pixels: int,
-        resize: int | None = None,
+        self, input_path: Path, options: PredictOptions, size_multiple: int, tile_size: int
     ) -> None:
         super().__init__()
         self.input_path = input_path
-        self.output_dir = output_dir
-        self.fmt = fmt
-        self.overwrite = overwrite
+        self.output_dir = options.output_dir
+        self.fmt = options.fmt
+        self.overwrite = options.overwrite
         self.size_multiple = size_multiple
         self.tile_size = tile_size
-        self.batch_size = batch_size
-        self.max_pixels = max_pixels
+        self.batch_size = options.batch_size
+        self.max_pixels = options.max_pixels
+        resize = options.resize
         self.resize = ImageTransform(resize, resize, augment=False) if resize else None
 
     def __iter__(self) -> Iterator[Batch | LargeImage | Outcome]:

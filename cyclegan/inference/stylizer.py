@@ -1,4 +1,5 @@
-"""Run a generator on uint8 images: device, precision, memory format, padding and tiling.
+"""Step 4 of prediction, the stylizer: run a generator on uint8 images (device, precision,
+memory format, padding and tiling).
 
 Example:
     >>> from cyclegan.networks import ResnetGenerator
@@ -17,29 +18,16 @@ from torch import nn
 
 from cyclegan.accel import describe_hardware, inference_precision, plan_for, speed_up
 from cyclegan.data.transforms import to_float, to_uint8
+from cyclegan.inference.checkpoint import LoadedGenerator
+from cyclegan.inference.options import PredictOptions, UsageError, resolve_device
 from cyclegan.inference.tiling import needs_tiling, reflect_pad, stylize_tiled
 
-__all__ = ["PRECISIONS", "Stylizer", "resolve_device"]
+__all__ = ["PRECISIONS", "Stylizer"]
 
 PRECISIONS = {"bf16": torch.bfloat16, "32": torch.float32}
 """``bf16``: weights and activations in bfloat16 (AMX on recent Xeons, tensor cores on GPUs;
 normalisation statistics still accumulate in float32); ``32``: float32. ``auto`` picks one for
 the device (:func:`cyclegan.accel.inference_precision`: bf16 only where it is native)."""
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; other names are checked and returned.
-
-    Raises:
-        ValueError: If ``cuda`` is asked for and not available, or the name is unknown.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in {"cpu", "cuda"} and not device.startswith("cuda:"):
-        raise ValueError(f"device={device!r}: choose auto, cpu or cuda")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device}: CUDA is not available on this machine")
-    return torch.device(device)
 
 
 class Stylizer:
@@ -93,6 +81,27 @@ class Stylizer:
         self.generator = copy.deepcopy(generator).eval()
         speed_up(self.generator, self.plan, inference=True)
         self.generator.to(self.device, self.dtype).to(memory_format=self.memory_format)
+
+    @classmethod
+    def for_generator(cls, generator: LoadedGenerator, options: PredictOptions) -> Stylizer:
+        """The stylizer ``options`` ask for (device, precision, memory format, tiling).
+
+        Raises:
+            UsageError: If an option does not fit (unknown precision, CUDA not available,
+                ``tile_size`` not a multiple of the generator's size multiple, ...).
+        """
+        try:
+            return cls(
+                generator.module,
+                generator.size_multiple,
+                device=resolve_device(options.device),
+                precision=options.precision,
+                channels_last=options.channels_last,
+                tile_size=options.tile_size,
+                tile_overlap=options.tile_overlap,
+            )
+        except ValueError as error:
+            raise UsageError(str(error)) from error
 
     def describe(self) -> str:
         """One line: device, CPU model and capability, precision."""

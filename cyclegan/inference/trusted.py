@@ -7,7 +7,8 @@ from plain numbers, strings, booleans and ``None``. Nothing else in the file is 
 imported or called.
 
 To let checkpoints build another network class, add the class to :data:`TRUSTED_NETWORKS`
-(its constructor must take plain values only).
+(its constructor must take plain values only, and it must declare the generator contract,
+:class:`cyclegan.networks.Generator`).
 
 Example:
     >>> build_trusted({"_target_": "cyclegan.networks.UNetGenerator", "_partial_": True,
@@ -51,7 +52,7 @@ def trusted_names() -> dict[str, type[nn.Module]]:
 
     A class is known by its defining module (``cyclegan.networks.unet.UNetGenerator``, as
     training writes it) and by its package when the package exports it
-    (``cyclegan.networks.UNetGenerator``, as ``conf/model/*.yaml`` names it).
+    (``cyclegan.networks.UNetGenerator``, as ``conf/generator/*.yaml`` names it).
     """
     names: dict[str, type[nn.Module]] = {}
     for cls in TRUSTED_NETWORKS:

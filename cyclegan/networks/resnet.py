@@ -46,6 +46,7 @@ class ResnetGenerator(nn.Module):
     """
 
     size_multiple = 4
+    per_image = True  # instance norm: no image depends on the others in its batch
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class TransformNet(nn.Module):
     """
 
     size_multiple = 4
+    per_image = True  # instance norm: no image depends on the others in its batch
 
     def __init__(
         self, in_channels: int = 3, out_channels: int = 3, ngf: int = 32, n_blocks: int = 5

@@ -59,6 +59,8 @@ class UNetGenerator(nn.Module):
         torch.Size([2, 3, 32, 32])
     """
 
+    per_image = True  # instance norm: no image depends on the others in its batch
+
     def __init__(
         self,
         in_channels: int = 3,

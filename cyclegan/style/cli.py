@@ -2,8 +2,8 @@
 
 The loss network's weights are loaded first, so a missing weights file stops the run before any
 image is read; then the style paintings are read and their Gram matrices averaged, and the
-inputs are stylized and written by :func:`cyclegan.inference.runner.predict`, as ``predict.py``
-writes them.
+inputs go through the prediction pipeline of ``predict.py`` (:mod:`cyclegan.inference.cli`)
+with Gatys style transfer as the model: the same options, inputs, outputs and report.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from cyclegan.data.images import BadImageError, decode_image
-from cyclegan.inference.cli import UsageError, finish, make_options
 from cyclegan.inference.inputs import InputProblem, check_input, iter_inputs
+from cyclegan.inference.options import PredictOptions, UsageError, resolve_device
+from cyclegan.inference.report import report
 from cyclegan.inference.runner import predict
-from cyclegan.inference.stylizer import resolve_device
 from cyclegan.style.gatys import Gatys
 
 __all__ = ["read_paintings", "run"]
@@ -41,10 +41,9 @@ def run(cfg: DictConfig) -> int:
             raise UsageError(
                 f"{key} is required: {key}={example} (a folder, .tfrec, .zip or image)"
             )
-    output_dir = Path(cfg.output_dir)
-    options = make_options(cfg, output_dir)
+    options = PredictOptions.from_config(cfg)
     style_path = Path(cfg.style)
-    check_input(options.input_path)
+    check_input(options.require_input())
     check_input(style_path)
     layers = OmegaConf.to_container(cfg.style_layers)
     if not isinstance(layers, dict):
@@ -80,10 +79,10 @@ def run(cfg: DictConfig) -> int:
     print(
         f"style: mean Gram matrices of {count} paintings from {style_path}; {cfg.steps} steps "
         f"of {optimizer} per image at {cfg.image_size or 'input'} px on {gatys.device}: "
-        f"{options.input_path} -> {output_dir}"
+        f"{options.input_path} -> {options.output_dir}"
     )
     summary = predict(gatys, options)
-    return finish(cfg, summary, output_dir)
+    return report(summary, options)
 
 
 def read_paintings(
