@@ -219,6 +219,10 @@ def test_spectral_norm_keeps_each_conv_at_unit_spectral_norm():
 
 
 def test_resize_convolution_has_no_transposed_convs():
+    from cyclegan.networks.unet import NearestUpsample2x
+
+    x = torch.randn(2, 3, 5, 7)
+    assert torch.equal(NearestUpsample2x()(x), F.interpolate(x, scale_factor=2, mode="nearest"))
     g = UNetGenerator(ngf=4, num_downs=4, upsample="resize")
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
     assert g(torch.zeros(2, 3, 16, 16)).shape == (2, 3, 16, 16)

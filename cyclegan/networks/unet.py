@@ -17,13 +17,22 @@ def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
 UPSAMPLE_MODES = ("transpose", "resize")
 
 
+class NearestUpsample2x(nn.Module):
+    """×2 nearest-neighbour upsampling as a broadcast and a reshape (the same values as
+    ``nn.Upsample(scale_factor=2)``, which torch-xla makes read sizes back to the host)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+
+
 def _upsample(in_ch: int, out_ch: int, mode: str, bias: bool) -> list[nn.Module]:
     """×2 upsampling: a 4×4 stride-2 transposed conv (the tutorial), or nearest-neighbour resize
     then a 3×3 conv ("resize-convolution", Odena et al. 2016: no checkerboard artefacts)."""
     if mode == "transpose":
         return [nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=bias)]
     return [
-        nn.Upsample(scale_factor=2, mode="nearest"),
+        NearestUpsample2x(),
         nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=bias),
     ]
 
