@@ -16,6 +16,9 @@ class SpectralNorm(nn.Module):
     """``weight / σ(weight)``, σ the largest singular value of the weight as a
     ``[out, in·k·k]`` matrix, estimated by one power iteration per training forward."""
 
+    _u: torch.Tensor
+    _v: torch.Tensor
+
     def __init__(self, weight: torch.Tensor, eps: float = 1e-12) -> None:
         super().__init__()
         self.eps = eps
@@ -41,5 +44,8 @@ class SpectralNorm(nn.Module):
 
 def spectral_norm(module: nn.Module) -> nn.Module:
     """``module`` with its ``weight`` spectrally normalised (in place; returns it)."""
-    parametrize.register_parametrization(module, "weight", SpectralNorm(module.weight.detach()))
+    weight = module.weight
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"spectral_norm needs a module with a weight tensor, got {module}")
+    parametrize.register_parametrization(module, "weight", SpectralNorm(weight.detach()))
     return module
