@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from PIL import Image
+from test_module import tiny_model as module_tiny_model
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -312,14 +313,7 @@ def test_quality_recipes_compose(experiment):
 
 # ----------------------------------------------------------------- helpers
 def tiny_model(**kwargs) -> CycleGAN:
-    return CycleGAN(
-        partial(UNetGenerator, ngf=4, num_downs=5),
-        partial(PatchGANDiscriminator, ndf=4),
-        LSGANLoss(),
-        partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999)),
-        pool_size=0,
-        **kwargs,
-    )
+    return module_tiny_model(pool_size=0, **kwargs)
 
 
 def fit(model: CycleGAN, iterations: int, tmp_path: Path) -> None:
