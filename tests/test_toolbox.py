@@ -309,6 +309,20 @@ def test_quality_recipes_compose(experiment):
     if experiment == "monet_quick":
         assert cfg.data.image_size == 128
         assert cfg.trainer.precision == "32-true"
+    if experiment != "kaggle_tutorial":
+        # The project's recipe is the tutorial's plus what docs/quality.md measured to help.
+        assert cfg.model.generator.upsample == "resize"
+        assert cfg.module.ema_decay == 0.999
+        assert cfg.module.optimizer.lr == 4.0e-4
+    else:
+        assert cfg.model.generator.upsample != "resize"
+        assert cfg.module.ema_decay is None
+        assert cfg.module.optimizer.lr == 2.0e-4
+
+
+def test_monet_quick_is_monet_at_the_quick_tier():
+    quick = compose_train("experiment=monet_quick")
+    assert quick == compose_train("experiment=monet", "tier=quick")
 
 
 # ----------------------------------------------------------------- helpers
