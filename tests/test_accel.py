@@ -70,6 +70,43 @@ def test_cpuinfo_is_parsed_for_x86_and_arm(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("environ", "capability", "precision"),
+    [
+        ({}, "AMX", "bf16-mixed"),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "AVX2", "32-true"),
+        ({"ONEDNN_MAX_CPU_ISA": "avx512_core"}, "AVX512", "32-true"),
+        ({"DNNL_MAX_CPU_ISA": "AVX512_CORE_BF16"}, "AVX512_BF16", "bf16-mixed"),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, "AMX", "bf16-mixed"),
+        ({"ONEDNN_MAX_CPU_ISA": "ALL"}, "AMX", "bf16-mixed"),
+        ({"ONEDNN_MAX_CPU_ISA": "not-an-isa"}, "AMX", "bf16-mixed"),  # oneDNN ignores it too
+        ({"ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "ALL"}, "AVX2", "32-true"),
+    ],
+)
+def test_onednn_isa_cap_lowers_the_capability(environ, capability, precision):
+    """Under ``ONEDNN_MAX_CPU_ISA=AVX2`` an AMX Xeon runs bf16 by emulation: float32 it is."""
+    capped = AMX.capped(environ)
+    assert capped.capability == capability
+    assert choose_precision("cpu", cpu=capped).precision == precision
+    assert plan_for("cpu", "bf16-mixed", cpu=capped).cached_autocast == (precision != "32-true")
+    if capability != "AMX":
+        variable = next(iter(environ))
+        assert capped.summary().endswith(f"; oneDNN capped by {variable}={environ[variable]})")
+    assert ARM_BF16.capped(environ) == ARM_BF16
+
+
+def test_detect_cpu_applies_the_isa_cap_of_the_environment(monkeypatch):
+    monkeypatch.setattr(hardware, "_read_cpuinfo", lambda: (AMX.model, AMX.flags))
+    monkeypatch.setattr(hardware.platform, "machine", lambda: "x86_64")
+    hardware.detect_cpu.cache_clear()
+    try:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+        assert hardware.detect_cpu().capability == "AVX2"
+        assert not hardware.detect_cpu().native_bf16
+    finally:
+        hardware.detect_cpu.cache_clear()
+
+
+@pytest.mark.parametrize(
     ("info", "expected"),
     [
         (AVX2, "32-true"),

@@ -16,7 +16,8 @@ any other CPU             ``32-true``                 without native bf16, oneDN
                                                       on an AVX2 EPYC against 169 in float32
 ========================  ==========================  ========================================
 
-ARM CPUs get float32: bf16 was not measured faster there. Inference (``predict.py``) and
+ARM CPUs get float32: bf16 was not measured faster there. An oneDNN ISA cap in the environment
+(``ONEDNN_MAX_CPU_ISA=AVX2``) counts: under it a bf16 CPU computes bf16 by emulation too. Inference (``predict.py``) and
 evaluation use the same rule with their own names for the two choices (``bf16`` / ``32``).
 
 Example:
@@ -31,8 +32,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import platform
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +63,23 @@ _X86_LEVELS = (
 NATIVE_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 """x86 flags with which oneDNN computes bf16 natively (AMX tiles or AVX-512 BF16 dot products)."""
 
+# oneDNN's ISA cap (``ONEDNN_MAX_CPU_ISA``, older name ``DNNL_MAX_CPU_ISA``) -> the capability
+# levels of :data:`_X86_LEVELS` it still allows. Under ``ONEDNN_MAX_CPU_ISA=AVX2`` an AVX-512
+# BF16 CPU computes bf16 by emulation, as an AVX2 CPU does, so it must get float32 too.
+_ISA_CAPS = {
+    "SSE41": (),
+    "AVX": (),
+    "AVX2": ("AVX2",),
+    "AVX2_VNNI": ("AVX2",),
+    "AVX2_VNNI_2": ("AVX2",),
+    "AVX512_CORE": ("AVX2", "AVX512"),
+    "AVX512_CORE_VNNI": ("AVX2", "AVX512"),
+    "AVX512_CORE_BF16": ("AVX2", "AVX512", "AVX512_BF16"),
+    "AVX512_CORE_FP16": ("AVX2", "AVX512", "AVX512_BF16"),
+    "AVX10_1_512": ("AVX2", "AVX512", "AVX512_BF16"),
+}
+_ISA_CAP_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
 
 @dataclass(frozen=True)
 class CPUInfo:
@@ -68,6 +88,8 @@ class CPUInfo:
     model: str
     arch: str
     flags: frozenset[str]
+    isa_cap: str = ""
+    """oneDNN's ISA cap from the environment (e.g. ``ONEDNN_MAX_CPU_ISA=AVX2``), if one applies."""
 
     @property
     def is_x86(self) -> bool:
@@ -100,7 +122,25 @@ class CPUInfo:
         parts = ", ".join(have) or "no AVX2"
         if missing:
             parts += "; no " + ", ".join(missing)
+        if self.isa_cap:
+            parts += f"; oneDNN capped by {self.isa_cap}"
         return f"{self.model} ({parts})"
+
+    def capped(self, environ: Mapping[str, str] = os.environ) -> CPUInfo:
+        """This CPU as oneDNN sees it under an ISA cap in ``environ``: the flags of every level
+        above the cap removed (no cap, an unknown value or a non-x86 CPU: unchanged, as oneDNN
+        ignores values it does not know)."""
+        for variable in _ISA_CAP_VARIABLES:
+            value = environ.get(variable, "").strip()
+            if value:
+                break
+        else:
+            return self
+        allowed = _ISA_CAPS.get(value.upper())
+        if allowed is None or not self.is_x86:
+            return self
+        dropped = set().union(*(needles for name, needles in _X86_LEVELS if name not in allowed))
+        return CPUInfo(self.model, self.arch, self.flags - dropped, f"{variable}={value}")
 
 
 def _read_cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, frozenset[str]]:
@@ -123,9 +163,10 @@ def _read_cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, frozenset[st
 
 @functools.cache
 def detect_cpu() -> CPUInfo:
-    """The host CPU, read once per process."""
+    """The host CPU as oneDNN will use it (its ISA cap applied, :meth:`CPUInfo.capped`), read
+    once per process."""
     model, flags = _read_cpuinfo()
-    return CPUInfo(model=model, arch=platform.machine(), flags=flags)
+    return CPUInfo(model=model, arch=platform.machine(), flags=flags).capped()
 
 
 @dataclass(frozen=True)
