@@ -17,8 +17,9 @@ any other CPU             ``32-true``                 without native bf16, oneDN
 ========================  ==========================  ========================================
 
 ARM CPUs get float32: bf16 was not measured faster there. An oneDNN ISA cap in the environment
-(``ONEDNN_MAX_CPU_ISA=AVX2``) counts: under it a bf16 CPU computes bf16 by emulation too. Inference (``predict.py``) and
-evaluation use the same rule with their own names for the two choices (``bf16`` / ``32``).
+(``ONEDNN_MAX_CPU_ISA=AVX2``) counts: under it a bf16 CPU computes bf16 by emulation too.
+Inference (``predict.py``) and evaluation use the same rule with their own names for the two
+choices (``bf16`` / ``32``).
 
 Example:
     >>> cpu = CPUInfo(model="AMD EPYC", arch="x86_64", flags=frozenset({"avx2", "fma"}))
