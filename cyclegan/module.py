@@ -81,7 +81,8 @@ class CycleGAN(L.LightningModule):
     weighted ``lambda_identity · lambda_cycle`` (0.5 · 10 = 5 by default, as in the paper).
 
     The quality toolbox (each off by default; docs/quality.md): DiffAugment before every
-    discriminator call, an EMA of both generators, and the R1 penalty on real images.
+    discriminator call, an EMA of both generators, the R1 penalty on real images and a separate
+    learning rate for the discriminators.
 
     Args:
         generator: factory of a generator (called twice: G and F).
@@ -111,6 +112,8 @@ class CycleGAN(L.LightningModule):
             each discriminator; 0: off.
         r1_every: lazy regularisation (StyleGAN2): the penalty is computed every ``r1_every``
             iterations, scaled by ``r1_every``.
+        d_lr_ratio: the discriminators' learning rate as a multiple of the generators' (the
+            two time-scale update rule, Heusel et al. 2017); 1: the same rate.
 
     Example:
         >>> from functools import partial
@@ -141,6 +144,7 @@ class CycleGAN(L.LightningModule):
         ema_decay: float | None = None,
         r1_gamma: float = 0.0,
         r1_every: int = 16,
+        d_lr_ratio: float = 1.0,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -157,6 +161,8 @@ class CycleGAN(L.LightningModule):
         )
         if r1_gamma < 0 or r1_every < 1:
             raise ValueError(f"need r1_gamma >= 0 and r1_every >= 1, got {r1_gamma}, {r1_every}")
+        if not d_lr_ratio > 0:
+            raise ValueError(f"module.d_lr_ratio must be > 0, got {d_lr_ratio}")
         # Plain data, so checkpoints load with torch.load(weights_only=True) and predict.py can
         # rebuild the generator without the training config.
         self.hparams["generator"] = partial_config(generator)
@@ -178,6 +184,7 @@ class CycleGAN(L.LightningModule):
         self.ema_monet2photo = ema_copy(self.gen_monet2photo) if ema_decay is not None else None
         self.r1_gamma = r1_gamma
         self.r1_every = r1_every
+        self.d_lr_ratio = d_lr_ratio
         self.gan_loss = gan_loss
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -410,6 +417,8 @@ class CycleGAN(L.LightningModule):
         factory = fast_optimizer(self.optimizer_factory, self.speed_plan)
         opt_g = factory(generators)
         opt_d = factory(discriminators)
+        for group in opt_d.param_groups:  # before the scheduler records the initial rate
+            group["lr"] *= self.d_lr_ratio
         if self.scheduler_factory is None:
             return [opt_g, opt_d]
         return [opt_g, opt_d], [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]

@@ -104,6 +104,7 @@ def test_toolbox_is_off_in_the_tutorial_recipe():
     assert cfg.model.generator.upsample == "transpose"
     assert cfg.loss.label_smoothing == 0
     assert cfg.data.rot90 is False
+    assert cfg.module.d_lr_ratio == 1.0
 
 
 # ----------------------------------------------------------------- EMA
@@ -299,6 +300,30 @@ def test_reinhard_cli_writes_every_photo_and_counts_bad_ones(tmp_path, capsys):
     assert "wrote 3 image(s)" in report
     assert "1 could not be read" in report
     assert "broken.jpg" in report
+
+
+# ----------------------------------------------------------------- TTUR
+def test_d_lr_ratio_scales_only_the_discriminators_rate_and_survives_the_schedule():
+    from cyclegan.schedule import LinearDecay
+
+    scheduler = partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=LinearDecay(1, 2))
+    model = tiny_model(d_lr_ratio=3.0, scheduler=scheduler)
+    (opt_g, opt_d), (sched_g, sched_d) = model.configure_optimizers()
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(2e-4)
+    assert opt_d.param_groups[0]["lr"] == pytest.approx(6e-4)
+    for _ in range(2):  # one constant epoch, then the linear decay scales both alike
+        opt_g.step()  # no gradients: the weights stay, the schedule may move on
+        opt_d.step()
+        sched_g.step()
+        sched_d.step()
+    assert opt_d.param_groups[0]["lr"] == pytest.approx(3 * opt_g.param_groups[0]["lr"])
+    assert opt_g.param_groups[0]["lr"] < 2e-4
+
+
+@pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan")])
+def test_d_lr_ratio_must_be_positive(ratio):
+    with pytest.raises(ValueError, match="d_lr_ratio"):
+        tiny_model(d_lr_ratio=ratio)
 
 
 # ----------------------------------------------------------------- configs
