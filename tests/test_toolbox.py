@@ -25,6 +25,7 @@ from cyclegan.inference.checkpoint import load_generator
 from cyclegan.losses import BCEGANLoss, LSGANLoss
 from cyclegan.module import CycleGAN, generator_of
 from cyclegan.networks import PatchGANDiscriminator, UNetGenerator
+from cyclegan.schedule import LinearDecay
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 POLICY = ("color", "translation", "cutout")
@@ -304,8 +305,6 @@ def test_reinhard_cli_writes_every_photo_and_counts_bad_ones(tmp_path, capsys):
 
 # ----------------------------------------------------------------- TTUR
 def test_d_lr_ratio_scales_only_the_discriminators_rate_and_survives_the_schedule():
-    from cyclegan.schedule import LinearDecay
-
     scheduler = partial(torch.optim.lr_scheduler.LambdaLR, lr_lambda=LinearDecay(1, 2))
     model = tiny_model(d_lr_ratio=3.0, scheduler=scheduler)
     (opt_g, opt_d), (sched_g, sched_d) = model.configure_optimizers()
