@@ -24,7 +24,7 @@ from cyclegan.ema import ema_copy, update_ema
 from cyclegan.inference.checkpoint import load_generator
 from cyclegan.losses import BCEGANLoss, LSGANLoss
 from cyclegan.module import CycleGAN, generator_of
-from cyclegan.networks import PatchGANDiscriminator, UNetGenerator
+from cyclegan.networks import PatchGANDiscriminator, ResnetGenerator, UNetGenerator
 from cyclegan.schedule import LinearDecay
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -221,16 +221,30 @@ def test_spectral_norm_keeps_each_conv_at_unit_spectral_norm():
         assert sigma.item() == pytest.approx(1.0, abs=0.05)
 
 
-def test_resize_convolution_has_no_transposed_convs():
+def test_nearest_upsample_matches_interpolate():
     from cyclegan.networks.unet import NearestUpsample2x
 
     x = torch.randn(2, 3, 5, 7)
     assert torch.equal(NearestUpsample2x()(x), F.interpolate(x, scale_factor=2, mode="nearest"))
-    g = UNetGenerator(ngf=4, num_downs=4, upsample="resize")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [partial(UNetGenerator, ngf=4, num_downs=4), partial(ResnetGenerator, ngf=4, n_blocks=1)],
+    ids=["unet", "resnet"],
+)
+def test_resize_convolution_has_no_transposed_convs(make):
+    transposed = make()
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in transposed.modules())
+    g = make(upsample="resize")
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
+    # Same parameter shapes apart from the upsampling convs: the rest of the network is unchanged.
+    assert sum(isinstance(m, nn.Conv2d) for m in g.modules()) == sum(
+        isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in transposed.modules()
+    )
     assert g(torch.zeros(2, 3, 16, 16)).shape == (2, 3, 16, 16)
     with pytest.raises(ValueError, match="'bicubic'"):
-        UNetGenerator(upsample="bicubic")
+        make(upsample="bicubic")
 
 
 def test_label_smoothing_moves_only_the_real_target():

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
+from cyclegan.networks.unet import UPSAMPLE_MODES, NearestUpsample2x
 
 
 class ResidualBlock(nn.Module):
@@ -34,7 +35,9 @@ class ResnetGenerator(nn.Module):
     """c7s1-64, d128, d256, ``n_blocks`` × R256, u128, u64, c7s1-3 (CycleGAN paper, appendix).
 
     ``n_blocks=9`` for 256×256 images and 6 for 128×128 in the paper. Instance norm without
-    affine parameters, as the official implementation uses.
+    affine parameters, as the official implementation uses. ``upsample="resize"`` replaces the
+    two 3×3 stride-2 transposed convs with nearest ×2 resize and a 3×3 conv (resize-convolution,
+    Odena et al. 2016), as the U-Net's option of the same name does.
 
     Input constraint: height and width must be multiples of 4 (two stride-2 downsamples) and
     larger than 3 (reflection padding of 3); other sizes raise ``ValueError``.
@@ -55,8 +58,13 @@ class ResnetGenerator(nn.Module):
         ngf: int = 64,
         n_blocks: int = 9,
         dropout: float = 0.0,
+        upsample: str = "transpose",
     ) -> None:
         super().__init__()
+        if upsample not in UPSAMPLE_MODES:
+            raise ValueError(
+                f"ResnetGenerator upsample={upsample!r}: choose one of {UPSAMPLE_MODES}"
+            )
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7),
@@ -73,8 +81,13 @@ class ResnetGenerator(nn.Module):
             ch *= 2
         layers += [ResidualBlock(ch, dropout) for _ in range(n_blocks)]
         for _ in range(2):
+            if upsample == "transpose":
+                layers.append(
+                    nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1)
+                )
+            else:
+                layers += [NearestUpsample2x(), nn.Conv2d(ch, ch // 2, 3, padding=1)]
             layers += [
-                nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
                 nn.InstanceNorm2d(ch // 2),
                 nn.ReLU(inplace=True),
             ]
