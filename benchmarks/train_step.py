@@ -23,6 +23,12 @@ runs every configuration at tiny sizes (64 px, ngf=ndf=8, one timed iteration) t
 code path. Warm-up iterations (oneDNN primitive creation, compilation) are not timed. The
 table starts with the CPU model and capability; every ratio compares runs of this one
 invocation on this machine.
+
+Each row also counts its floating-point work (``torch.utils.flop_counter`` over one more,
+untimed iteration: convolutions and matrix products, forward and backward) and divides it by
+its median time. The header gives the matrix-product peak of this device measured in the same
+run (2048² products in each precision the rows use), so ``floor s`` (the row's work at that
+peak) says how far any kernel could still take the row.
 """
 
 from __future__ import annotations
@@ -131,11 +137,22 @@ def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[
     return timer.seconds[warmup:]
 
 
-def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[float]:
+def count_train_flops(cfg: Any, batch: int, size: int) -> int:
+    """Floating-point operations of one training iteration (a fresh module, untimed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        run_train(cfg, batch, size, warmup=0, iters=1)
+    return counter.get_total_flops()
+
+
+def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> tuple[list[float], int]:
+    """Seconds per generator forward pass, and the floating-point operations of one."""
     import contextlib
 
     import torch
     from hydra.utils import instantiate
+    from torch.utils.flop_counter import FlopCounterMode
 
     from cyclegan.accel import plan_for, speed_up
 
@@ -158,7 +175,36 @@ def run_infer(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[
             if cuda:
                 torch.cuda.synchronize()
             seconds.append(time.perf_counter() - start)
-    return seconds[warmup:]
+        with FlopCounterMode(display=False) as counter:
+            net(x)
+    return seconds[warmup:], counter.get_total_flops()
+
+
+def matmul_peak(dtype_name: str, cuda: bool) -> float:
+    """GFLOP/s of a 2048² matrix product in ``dtype_name`` on this device (median of 7)."""
+    import torch
+
+    device = "cuda" if cuda else "cpu"
+    size = 2048
+    a = torch.randn(size, size, device=device, dtype=getattr(torch, dtype_name))
+    b = torch.randn(size, size, device=device, dtype=getattr(torch, dtype_name))
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        a @ b
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / sorted(times[3:])[3] / 1e9
+
+
+def compute_dtype(precision: str) -> str:
+    """The dtype the convolutions of a run with this Lightning precision compute in."""
+    if precision.startswith("bf16"):
+        return "bfloat16"
+    if precision.startswith("16"):
+        return "float16"
+    return "float32"
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -169,11 +215,15 @@ def worker(args: argparse.Namespace) -> None:
     overrides = [o.split(":", 1)[1] for o in args.override if o.startswith(f"{model}:")]
     cfg = compose_config(model, mode, args.accelerator, overrides, args.dry_run)
     size = 64 if args.dry_run else args.size
-    run = run_infer if task == "infer" else run_train
     for batch in args.batches:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        seconds = sorted(run(cfg, batch, size, args.warmup, args.iters))
+        if task == "infer":
+            seconds, flops = run_infer(cfg, batch, size, args.warmup, args.iters)
+        else:
+            seconds = run_train(cfg, batch, size, args.warmup, args.iters)
+            flops = count_train_flops(cfg, batch, size)
+        seconds = sorted(seconds)
         result = {
             "task": task,
             "batch": batch,
@@ -181,6 +231,7 @@ def worker(args: argparse.Namespace) -> None:
             "mode": mode,
             "median": seconds[len(seconds) // 2],
             "best": seconds[0],
+            "flops": flops,
             "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0,
             "precision": str(cfg.trainer.precision),
@@ -228,22 +279,39 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     from cyclegan.accel import detect_cpu
 
     size = 64 if args.dry_run else args.size
-    print(f"\nCPU {detect_cpu().summary()}")
+    cuda = args.accelerator == "gpu"
+    cpu = detect_cpu()
+    print(f"\nCPU {cpu.summary()}")
     print(
         f"{args.accelerator}, {size}x{size}, {rows[0]['threads']} CPU threads, median of "
         f"{args.iters} after {args.warmup} warm-up (train: one G step + one D step)"
     )
-    memory = "GPU GB" if args.accelerator == "gpu" else "RSS GB"
+    # Emulated bf16 (a CPU without native bf16) runs at a tiny fraction of float32: not a peak.
+    dtypes = {compute_dtype(r["precision"]) for r in rows}
+    emulated = {"bfloat16"} if not cuda and not cpu.native_bf16 else set()
+    peaks = {d: matmul_peak(d, cuda) for d in sorted(dtypes - emulated)}
+    print(
+        "matrix-product peak here, 2048², GFLOP/s: "
+        + ", ".join(f"{d} {g:.0f}" for d, g in peaks.items())
+    )
+    memory = "GPU GB" if cuda else "RSS GB"
     header = f"{'task':6} {'batch':>5} {'model':7} {'mode':8} {'precision':11} {'s/step':>8}"
-    print(f"{header} {'img/s':>8} {memory:>7} {'vs naive':>9}")
+    print(
+        f"{header} {'img/s':>8} {memory:>7} {'vs naive':>9} {'GFLOP':>7} {'GFLOP/s':>8} "
+        f"{'floor s':>8}"
+    )
     naive = {(r["task"], r["batch"], r["model"]): r["median"] for r in rows if r["mode"] == "naive"}
     for r in rows:
         key = (r["task"], r["batch"], r["model"])
         ratio = f"{naive[key] / r['median']:.2f}x" if key in naive else "-"
-        gb = r["gpu_gb"] if args.accelerator == "gpu" else r["rss_gb"]
+        gb = r["gpu_gb"] if cuda else r["rss_gb"]
+        gflop = r["flops"] / 1e9
+        peak = peaks.get(compute_dtype(r["precision"]))
+        floor = f"{gflop / peak:8.3f}" if peak else f"{'-':>8}"
         print(
             f"{r['task']:6} {r['batch']:5d} {r['model']:7} {r['mode']:8} {r['precision']:11} "
-            f"{r['median']:8.3f} {r['batch'] / r['median']:8.1f} {gb:7.2f} {ratio:>9}"
+            f"{r['median']:8.3f} {r['batch'] / r['median']:8.1f} {gb:7.2f} {ratio:>9} "
+            f"{gflop:7.1f} {gflop / r['median']:8.1f} {floor}"
         )
 
 
