@@ -222,7 +222,7 @@ def test_spectral_norm_keeps_each_conv_at_unit_spectral_norm():
 
 
 def test_nearest_upsample_matches_interpolate():
-    from cyclegan.networks.unet import NearestUpsample2x
+    from cyclegan.networks.upsample import NearestUpsample2x
 
     x = torch.randn(2, 3, 5, 7)
     assert torch.equal(NearestUpsample2x()(x), F.interpolate(x, scale_factor=2, mode="nearest"))

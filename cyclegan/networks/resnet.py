@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
-from cyclegan.networks.unet import UPSAMPLE_MODES, NearestUpsample2x
+from cyclegan.networks.upsample import check_upsample, resize_conv
 
 
 class ResidualBlock(nn.Module):
@@ -61,10 +61,7 @@ class ResnetGenerator(nn.Module):
         upsample: str = "transpose",
     ) -> None:
         super().__init__()
-        if upsample not in UPSAMPLE_MODES:
-            raise ValueError(
-                f"ResnetGenerator upsample={upsample!r}: choose one of {UPSAMPLE_MODES}"
-            )
+        check_upsample("ResnetGenerator", upsample)
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7),
@@ -86,7 +83,7 @@ class ResnetGenerator(nn.Module):
                     nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1)
                 )
             else:
-                layers += [NearestUpsample2x(), nn.Conv2d(ch, ch // 2, 3, padding=1)]
+                layers += resize_conv(ch, ch // 2)
             layers += [
                 nn.InstanceNorm2d(ch // 2),
                 nn.ReLU(inplace=True),

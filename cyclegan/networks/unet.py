@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from cyclegan.networks.init import init_weights
+from cyclegan.networks.upsample import check_upsample, resize_conv
 
 
 def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
@@ -14,27 +15,12 @@ def _down(in_ch: int, out_ch: int, norm: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-UPSAMPLE_MODES = ("transpose", "resize")
-
-
-class NearestUpsample2x(nn.Module):
-    """×2 nearest-neighbour upsampling as a broadcast and a reshape (the same values as
-    ``nn.Upsample(scale_factor=2)``, which torch-xla makes read sizes back to the host)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
-
-
 def _upsample(in_ch: int, out_ch: int, mode: str, bias: bool) -> list[nn.Module]:
     """×2 upsampling: a 4×4 stride-2 transposed conv (the tutorial), or nearest-neighbour resize
     then a 3×3 conv ("resize-convolution", Odena et al. 2016: no checkerboard artefacts)."""
     if mode == "transpose":
         return [nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=bias)]
-    return [
-        NearestUpsample2x(),
-        nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=bias),
-    ]
+    return resize_conv(in_ch, out_ch, bias=bias)
 
 
 def _up(in_ch: int, out_ch: int, dropout: float, mode: str) -> nn.Sequential:
@@ -83,8 +69,7 @@ class UNetGenerator(nn.Module):
         super().__init__()
         if num_downs < 2:
             raise ValueError(f"UNetGenerator needs num_downs >= 2, got {num_downs}")
-        if upsample not in UPSAMPLE_MODES:
-            raise ValueError(f"UNetGenerator upsample={upsample!r}: choose one of {UPSAMPLE_MODES}")
+        check_upsample("UNetGenerator", upsample)
         widths = [ngf * min(2**i, 8) for i in range(num_downs)]
         self.num_downs = num_downs
         self.downs = nn.ModuleList()
