@@ -68,6 +68,32 @@ def generator_of(module: nn.Module, direction: str = "photo2monet", ema: bool = 
     return network
 
 
+def check_identity_decay(value: Sequence[int] | None) -> tuple[int, int] | None:
+    """``module.identity_decay`` as ``(start, end)`` iterations with ``0 <= start < end``, or
+    ``None``.
+
+    Raises:
+        ValueError: anything else, naming the option.
+    """
+    if value is None:
+        return None
+    if isinstance(value, ListConfig):
+        value = list(value)
+    valid = (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 0 <= value[0] < value[1]
+    )
+    if not valid:
+        raise ValueError(
+            f"module.identity_decay must be null or [start, end] iterations with "
+            f"0 <= start < end, got {value!r}"
+        )
+    return int(value[0]), int(value[1])
+
+
 class CycleGAN(L.LightningModule):
     """Unpaired photo <-> Monet translation.
 
@@ -114,6 +140,10 @@ class CycleGAN(L.LightningModule):
             iterations, scaled by ``r1_every``.
         d_lr_ratio: the discriminators' learning rate as a multiple of the generators' (the
             two time-scale update rule, Heusel et al. 2017); 1: the same rate.
+        identity_decay: ``(start, end)`` iterations: the identity weight is
+            ``lambda_identity`` until ``start``, falls linearly to 0 at ``end`` and stays 0
+            (the terms are still computed, so the step's graph does not change); ``None``:
+            constant.
 
     Example:
         >>> from functools import partial
@@ -145,6 +175,7 @@ class CycleGAN(L.LightningModule):
         r1_gamma: float = 0.0,
         r1_every: int = 16,
         d_lr_ratio: float = 1.0,
+        identity_decay: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -157,6 +188,7 @@ class CycleGAN(L.LightningModule):
                 "scheduler",
                 "speed",
                 "diffaugment",
+                "identity_decay",
             ]  # fmt: skip
         )
         if r1_gamma < 0 or r1_every < 1:
@@ -190,6 +222,10 @@ class CycleGAN(L.LightningModule):
         self.scheduler_factory = scheduler
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
+        self.identity_decay = check_identity_decay(identity_decay)
+        self.hparams["identity_decay"] = (
+            list(self.identity_decay) if self.identity_decay is not None else None
+        )
         self.pool_monet = ImagePool(pool_size, seed=seed)
         self.pool_photo = ImagePool(pool_size, seed=seed + 1)
         self.channels_last = channels_last
@@ -254,11 +290,21 @@ class CycleGAN(L.LightningModule):
             "cycle_monet": cycle_loss(real_monet, fakes["cycled_monet"], lam),
         }
         if self.lambda_identity > 0:
-            weight = self.lambda_identity * lam
+            weight = self.identity_weight()
             losses["identity_monet"] = identity_loss(real_monet, fakes["same_monet"], weight)
             losses["identity_photo"] = identity_loss(real_photo, fakes["same_photo"], weight)
         losses["g_total"] = torch.stack(list(losses.values())).sum()
         return losses, fakes
+
+    def identity_weight(self) -> float:
+        """The identity terms' weight at this iteration: ``lambda_identity · lambda_cycle``,
+        scaled down linearly over ``identity_decay`` when it is set."""
+        weight = self.lambda_identity * self.lambda_cycle
+        if self.identity_decay is None:
+            return weight
+        start, end = self.identity_decay
+        iteration = self.global_step // 2  # global_step counts the G and the D step
+        return weight * min(1.0, max(0.0, (end - iteration) / (end - start)))
 
     def discriminator_losses(
         self,
@@ -382,6 +428,8 @@ class CycleGAN(L.LightningModule):
         logs = {f"train/{k}": v.detach() for k, v in losses.items()}
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=real_photo.shape[0])
         self.log("train/lr", float(opt_g.param_groups[0]["lr"]), on_step=True, on_epoch=False)
+        if self.identity_decay is not None:
+            self.log("train/identity_weight", self.identity_weight(), on_step=True, on_epoch=False)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # The random states of a resumed checkpoint take effect here, just before the first

@@ -106,6 +106,7 @@ def test_toolbox_is_off_in_the_tutorial_recipe():
     assert cfg.loss.label_smoothing == 0
     assert cfg.data.rot90 is False
     assert cfg.module.d_lr_ratio == 1.0
+    assert cfg.module.identity_decay is None
 
 
 # ----------------------------------------------------------------- EMA
@@ -339,6 +340,47 @@ def test_d_lr_ratio_must_be_positive(ratio):
         tiny_model(d_lr_ratio=ratio)
 
 
+# ----------------------------------------------------------------- identity decay
+def test_identity_weight_falls_linearly_over_the_decay_window(monkeypatch):
+    decaying = tiny_model(identity_decay=[2, 6])  # lambda_identity 0.5 x lambda_cycle 10 = 5
+    constant = tiny_model()
+    weights, constants = [], []
+    for iteration in range(8):
+        at_iteration(monkeypatch, iteration)
+        weights.append(decaying.identity_weight())
+        constants.append(constant.identity_weight())
+    assert weights == pytest.approx([5.0, 5.0, 5.0, 3.75, 2.5, 1.25, 0.0, 0.0])
+    assert constants == pytest.approx([5.0] * 8)
+
+
+def test_identity_decay_reaches_the_loss_and_keeps_its_terms(monkeypatch):
+    model = tiny_model(identity_decay=[0, 4]).eval()  # eval: no dropout, the same outputs
+    g = torch.Generator().manual_seed(0)
+    photo, monet = (torch.rand(1, 3, 32, 32, generator=g) * 2 - 1 for _ in range(2))
+    losses = {}
+    for iteration in (0, 2, 9):
+        at_iteration(monkeypatch, iteration)
+        losses[iteration], _ = model.generator_losses(photo, monet)
+    for term in ("identity_monet", "identity_photo"):
+        assert losses[0][term].item() > 0
+        assert losses[2][term].item() == pytest.approx(0.5 * losses[0][term].item(), rel=1e-5)
+        assert losses[9][term].item() == 0.0  # still there: the graph keeps its shape
+    assert losses[9]["cycle_photo"].item() == pytest.approx(losses[0]["cycle_photo"].item())
+
+
+@pytest.mark.parametrize("value", [[5, 5], [6, 2], [-1, 3], [1], [1.5, 3], "0,4", [True, 3]])
+def test_identity_decay_rejects_what_is_not_a_window(value):
+    with pytest.raises(ValueError, match="module.identity_decay"):
+        tiny_model(identity_decay=value)
+
+
+def test_identity_decay_trains_and_is_saved_as_plain_data(tmp_path):
+    model = tiny_model(identity_decay=[0, 2])
+    fit(model, iterations=3, tmp_path=tmp_path)
+    assert model.identity_weight() == 0.0
+    assert model.hparams["identity_decay"] == [0, 2]
+
+
 # ----------------------------------------------------------------- configs
 @pytest.mark.parametrize("experiment", ["kaggle_tutorial", "monet_quick", "monet"])
 def test_quality_recipes_compose(experiment):
@@ -374,6 +416,11 @@ def test_headline_rows_ran_todays_monet_quick():
 
 
 # ----------------------------------------------------------------- helpers
+def at_iteration(monkeypatch: pytest.MonkeyPatch, iteration: int) -> None:
+    """Every CycleGAN's ``global_step`` as at ``iteration`` (the G and the D step count)."""
+    monkeypatch.setattr(CycleGAN, "global_step", property(lambda self: 2 * iteration))
+
+
 def tiny_model(**kwargs) -> CycleGAN:
     return module_tiny_model(pool_size=0, **kwargs)
 
