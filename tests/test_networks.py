@@ -44,6 +44,33 @@ def test_unet_rejects_sizes_that_break_skips():
         g(torch.randn(1, 3, 48, 32))
 
 
+@pytest.mark.parametrize("drop_skips", [0, 1, 2, 4])
+def test_unet_drop_skips_removes_the_highest_resolution_skips(drop_skips):
+    g = UNetGenerator(ngf=4, num_downs=5, drop_skips=drop_skips)  # transposed convs
+    assert g.ups[0][0].in_channels == 32  # the bottleneck
+    # After up i (innermost first) comes the skip of width 32, 16, 8, 4: the next layer's
+    # input is doubled only where that skip is kept.
+    inputs = [up[0].in_channels for up in g.ups[1:]] + [g.head[0].in_channels]
+    kept = [i < 4 - drop_skips for i in range(4)]
+    assert inputs == [2 * w if k else w for w, k in zip([32, 16, 8, 4], kept, strict=True)]
+    assert g(torch.randn(2, 3, 32, 32)).shape == (2, 3, 32, 32)
+
+
+@pytest.mark.parametrize(("drop_skips", "only_bottleneck"), [(4, True), (3, False)])
+def test_unet_without_skips_sees_the_input_only_through_the_bottleneck(drop_skips, only_bottleneck):
+    g = UNetGenerator(ngf=4, num_downs=5, drop_skips=drop_skips).eval()
+    fixed = torch.randn(1, 32, 1, 1)
+    g.downs[-1].register_forward_hook(lambda module, args, out: fixed)
+    x1, x2 = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32)
+    assert torch.equal(g(x1), g(x2)) is only_bottleneck
+
+
+@pytest.mark.parametrize("drop_skips", [-1, 5])
+def test_unet_drop_skips_out_of_range(drop_skips):
+    with pytest.raises(ValueError, match="drop_skips must be in 0..4"):
+        UNetGenerator(ngf=4, num_downs=5, drop_skips=drop_skips)
+
+
 def test_resnet_generator_shapes_and_size():
     g = ResnetGenerator()
     assert n_params(g) == 11_378_179  # official resnet_9blocks

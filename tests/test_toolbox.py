@@ -189,10 +189,11 @@ def test_r1_is_lazy_and_logged(tmp_path):
 
 def test_every_toolbox_item_at_once_trains(tmp_path):
     """DiffAugment, EMA, R1 (discriminators called twice per step), spectral norm,
-    resize-convolution and label smoothing compose in one training run."""
+    resize-convolution, fewer skips, label smoothing, TTUR and a decaying identity weight
+    compose in one training run, and predict rebuilds the generator from its checkpoint."""
     torch.manual_seed(0)
     model = CycleGAN(
-        partial(UNetGenerator, ngf=4, num_downs=5, upsample="resize"),
+        partial(UNetGenerator, ngf=4, num_downs=5, upsample="resize", drop_skips=2),
         partial(PatchGANDiscriminator, ndf=4, spectral_norm=True),
         BCEGANLoss(label_smoothing=0.1),
         partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999)),
@@ -200,6 +201,8 @@ def test_every_toolbox_item_at_once_trains(tmp_path):
         ema_decay=0.9,
         r1_gamma=1.0,
         r1_every=1,
+        d_lr_ratio=0.25,
+        identity_decay=[1, 2],
     )
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fit(model, iterations=3, tmp_path=tmp_path)
@@ -207,6 +210,17 @@ def test_every_toolbox_item_at_once_trains(tmp_path):
         keys = [k for k in before if k.startswith(net)]
         assert any(not torch.equal(before[k], model.state_dict()[k]) for k in keys), net
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+
+    ckpt = tmp_path / "all.ckpt"
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(ckpt)
+    loaded = load_generator(ckpt, "photo2monet")
+    assert loaded.config["drop_skips"] == 2
+    assert loaded.module.kept_skips == 2
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(loaded.module(x), model.ema_photo2monet.eval()(x))
 
 
 # ----------------------------------------------------------------- networks, losses, data

@@ -44,6 +44,9 @@ class UNetGenerator(nn.Module):
     dropout on the first ``num_dropout`` of them, each followed by a skip concatenation; a final
     transposed conv maps to ``out_channels`` with tanh. ``upsample="resize"`` replaces every
     transposed conv by nearest-neighbour ×2 resizing and a 3×3 conv (same widths).
+    ``drop_skips=k`` removes the ``k`` highest-resolution skip connections: those upsamples see
+    only the decoder's features, so fine detail has to be redrawn rather than copied from the
+    input (``num_downs - 1`` removes all of them: a plain encoder-decoder).
 
     Input constraint: height and width must be multiples of ``2**num_downs`` (256 by default),
     so that every skip connection lines up; other sizes raise ``ValueError``.
@@ -65,13 +68,21 @@ class UNetGenerator(nn.Module):
         dropout: float = 0.5,
         num_dropout: int = 3,
         upsample: str = "transpose",
+        drop_skips: int = 0,
     ) -> None:
         super().__init__()
         if num_downs < 2:
             raise ValueError(f"UNetGenerator needs num_downs >= 2, got {num_downs}")
+        if not 0 <= drop_skips <= num_downs - 1:
+            raise ValueError(
+                f"UNetGenerator drop_skips must be in 0..{num_downs - 1} (num_downs - 1) "
+                f"for num_downs={num_downs}, got {drop_skips}"
+            )
         check_upsample("UNetGenerator", upsample)
         widths = [ngf * min(2**i, 8) for i in range(num_downs)]
         self.num_downs = num_downs
+        # Up i (innermost first) concatenates its skip when it is one of the kept ones.
+        self.kept_skips = num_downs - 1 - drop_skips
         self.downs = nn.ModuleList()
         prev = in_channels
         for i, w in enumerate(widths):
@@ -82,7 +93,7 @@ class UNetGenerator(nn.Module):
         skips = widths[:-1][::-1]
         for i, w in enumerate(skips):
             self.ups.append(_up(prev, w, dropout if i < num_dropout else 0.0, upsample))
-            prev = 2 * w  # after concatenation with the skip
+            prev = 2 * w if i < self.kept_skips else w  # after concatenation with the skip
         self.head = nn.Sequential(*_upsample(prev, out_channels, upsample, bias=True), nn.Tanh())
         init_weights(self)
 
@@ -103,6 +114,6 @@ class UNetGenerator(nn.Module):
         for down in self.downs:
             x = down(x)
             skips.append(x)
-        for up, skip in zip(self.ups, skips[-2::-1], strict=True):
-            x = torch.cat([up(x), skip], dim=1)
+        for i, (up, skip) in enumerate(zip(self.ups, skips[-2::-1], strict=True)):
+            x = torch.cat([up(x), skip], dim=1) if i < self.kept_skips else up(x)
         return self.head(x)
