@@ -1,5 +1,8 @@
+import copy
+
 import pytest
 import torch
+from torch import nn
 
 from cyclegan.inference.trusted import TRUSTED_NETWORKS
 from cyclegan.networks import (
@@ -69,6 +72,59 @@ def test_unet_without_skips_sees_the_input_only_through_the_bottleneck(drop_skip
 def test_unet_drop_skips_out_of_range(drop_skips):
     with pytest.raises(ValueError, match="drop_skips must be in 0..4"):
         UNetGenerator(ngf=4, num_downs=5, drop_skips=drop_skips)
+
+
+def _without_top_skip(g: UNetGenerator) -> UNetGenerator:
+    """A copy of ``g`` whose head ignores the top skip: zero weights on its input channels."""
+    g = copy.deepcopy(g)
+    conv = next(m for m in g.head if isinstance(m, nn.Conv2d | nn.ConvTranspose2d))
+    half = conv.weight.shape[0 if isinstance(conv, nn.ConvTranspose2d) else 1] // 2
+    with torch.no_grad():
+        if isinstance(conv, nn.ConvTranspose2d):
+            conv.weight[half:] = 0
+        else:
+            conv.weight[:, half:] = 0
+    return g
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "resize"])
+def test_unet_skip_dropout_zeroes_the_top_skip_in_training_only(upsample):
+    torch.manual_seed(0)
+    g = UNetGenerator(ngf=4, num_downs=5, dropout=0.0, upsample=upsample, skip_dropout=1.0)
+    plain = UNetGenerator(ngf=4, num_downs=5, dropout=0.0, upsample=upsample)
+    plain.load_state_dict(g.state_dict())
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        skipless = _without_top_skip(plain)(x)
+        assert torch.allclose(g.train()(x), skipless, atol=1e-6)
+        assert not torch.allclose(plain(x), skipless, atol=1e-3)
+        assert torch.equal(g.eval()(x), plain.eval()(x))  # eval: every skip is there
+
+
+def test_unet_skip_dropout_draws_per_image():
+    torch.manual_seed(0)
+    g = UNetGenerator(ngf=4, num_downs=5, dropout=0.0, skip_dropout=0.5).train()
+    x = torch.randn(1, 3, 32, 32).expand(32, -1, -1, -1)
+    with torch.no_grad():
+        out = g(x)
+        full, skipless = g.eval()(x[:1]), _without_top_skip(g)(x[:1])
+    dropped = [torch.allclose(o, skipless[0], atol=1e-6) for o in out]
+    kept = [torch.allclose(o, full[0], atol=1e-6) for o in out]
+    assert all(d != k for d, k in zip(dropped, kept, strict=True))  # each image one or the other
+    assert 8 <= sum(dropped) <= 24  # about half of 32 (binomial, p < 1e-3 outside)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"skip_dropout": -0.1}, r"skip_dropout must be in \[0, 1\], got -0.1"),
+        ({"skip_dropout": 1.5}, r"skip_dropout must be in \[0, 1\], got 1.5"),
+        ({"skip_dropout": 0.5, "drop_skips": 4}, "skip_dropout needs a kept skip"),
+    ],
+)
+def test_unet_skip_dropout_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        UNetGenerator(ngf=4, num_downs=5, **kwargs)
 
 
 def test_resnet_generator_shapes_and_size():

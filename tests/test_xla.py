@@ -57,8 +57,9 @@ def _xla_cpu():
 
 
 # The quality toolbox, all on: DiffAugment, EMA generators, R1 (every iteration, so each
-# iteration is the same two graphs), spectral norm, resize-convolution, a decaying identity
-# weight (a scalar that changes every iteration of the run: device data, not a new graph).
+# iteration is the same two graphs), spectral norm, resize-convolution, skip dropout (a random
+# mask drawn on the device), a decaying identity weight (a scalar that changes every iteration
+# of the run: device data, not a new graph).
 TOOLBOX = (
     "module.diffaugment=[color,translation,cutout]",
     "module.ema_decay=0.9",
@@ -66,6 +67,7 @@ TOOLBOX = (
     "module.r1_every=1",
     "model.discriminator.spectral_norm=true",
     "model.generator.upsample=resize",
+    "model.generator.skip_dropout=0.5",
     "module.identity_decay=[1,20]",
 )
 

@@ -46,7 +46,10 @@ class UNetGenerator(nn.Module):
     transposed conv by nearest-neighbour ×2 resizing and a 3×3 conv (same widths).
     ``drop_skips=k`` removes the ``k`` highest-resolution skip connections: those upsamples see
     only the decoder's features, so fine detail has to be redrawn rather than copied from the
-    input (``num_downs - 1`` removes all of them: a plain encoder-decoder).
+    input (``num_downs - 1`` removes all of them: a plain encoder-decoder). ``skip_dropout=p``
+    keeps every skip but, in training only, zeroes the highest-resolution kept skip of each image
+    with probability ``p`` (not rescaled: the skip is there or it is not), so the decoder learns
+    to draw the output without it too; in eval mode every skip is always there.
 
     Input constraint: height and width must be multiples of ``2**num_downs`` (256 by default),
     so that every skip connection lines up; other sizes raise ``ValueError``.
@@ -69,6 +72,7 @@ class UNetGenerator(nn.Module):
         num_dropout: int = 3,
         upsample: str = "transpose",
         drop_skips: int = 0,
+        skip_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if num_downs < 2:
@@ -78,11 +82,16 @@ class UNetGenerator(nn.Module):
                 f"UNetGenerator drop_skips must be in 0..{num_downs - 1} (num_downs - 1) "
                 f"for num_downs={num_downs}, got {drop_skips}"
             )
+        if not 0.0 <= skip_dropout <= 1.0:
+            raise ValueError(f"UNetGenerator skip_dropout must be in [0, 1], got {skip_dropout}")
+        if skip_dropout > 0 and drop_skips == num_downs - 1:
+            raise ValueError("UNetGenerator skip_dropout needs a kept skip; drop_skips removed all")
         check_upsample("UNetGenerator", upsample)
         widths = [ngf * min(2**i, 8) for i in range(num_downs)]
         self.num_downs = num_downs
         # Up i (innermost first) concatenates its skip when it is one of the kept ones.
         self.kept_skips = num_downs - 1 - drop_skips
+        self.skip_dropout = skip_dropout
         self.downs = nn.ModuleList()
         prev = in_channels
         for i, w in enumerate(widths):
@@ -115,5 +124,13 @@ class UNetGenerator(nn.Module):
             x = down(x)
             skips.append(x)
         for i, (up, skip) in enumerate(zip(self.ups, skips[-2::-1], strict=True)):
+            if i == self.kept_skips - 1 and self.training and self.skip_dropout > 0:
+                skip = skip * self._skip_mask(skip)
             x = torch.cat([up(x), skip], dim=1) if i < self.kept_skips else up(x)
         return self.head(x)
+
+    def _skip_mask(self, skip: torch.Tensor) -> torch.Tensor:
+        """Per image 0 (with probability ``skip_dropout``) or 1, shaped to broadcast over ``skip``:
+        a static shape and no host read, so it traces once on XLA."""
+        keep = torch.rand(skip.shape[0], 1, 1, 1, device=skip.device) >= self.skip_dropout
+        return keep.to(skip.dtype)
