@@ -199,10 +199,15 @@ def test_describe_hardware_names_device_cpu_and_precision(monkeypatch):
 def test_speed_plans_per_hardware():
     cpu = torch.device("cpu")
     fp32 = plan_for(cpu, "32-true", model_channels_last=True, cpu=AVX2)
-    assert fp32 == SpeedPlan(small_map_gemm=64)  # NCHW: measured faster in float32 training
+    # NCHW: measured faster in float32 training; Winograd where AVX2 is the strongest level.
+    assert fp32 == SpeedPlan(small_map_gemm=64, winograd_min_channels=128)
+    assert plan_for(cpu, "32-true", cpu=AVX512).winograd_min_channels == 0
+    assert plan_for(cpu, "32-true", cpu=AMX).winograd_min_channels == 0
+    assert plan_for(cpu, "32-true", cpu=ARM_BF16).winograd_min_channels == 0
     infer = plan_for(cpu, "32", model_channels_last=True, cpu=AVX2, inference=True)
     assert infer.channels_last  # channels-last forward passes: measured faster
     assert infer.group_instance_norm
+    assert infer.winograd_min_channels == 0  # slower than channels-last forward passes
     amx = plan_for(cpu, "bf16-mixed", model_channels_last=True, cpu=AMX)
     assert amx.channels_last
     assert amx.cached_autocast

@@ -10,6 +10,12 @@ at hand (``cyclegan/accel/plan.py``).
   runs as one matrix product over its patches (im2col / col2im). oneDNN's weight gradient for a
   512- or 1024-channel 4x4 kernel on a 2x2...8x8 map costs 25-40 ms whatever the map size on a
   2-core AMX CPU, where the matrix product takes a few (``benchmarks/conv_layers.py``).
+- :class:`WinogradConv2d`: a :class:`GemmConv2d` that computes its 3x3 stride-1 convolution by
+  Winograd's F(4x4, 3x3) (:mod:`cyclegan.accel.winograd`: 4x fewer multiplications) when both
+  its channel counts reach ``winograd_min_channels`` and the output's sides are multiples of 4
+  and the output has at least ``winograd_min_positions`` positions (the ResNet generator's
+  residual blocks): about half the float32 time, forward plus backward, on a 2-core AVX2 CPU
+  (``benchmarks/winograd.py``).
 - :class:`DtypeReflectionPad2d`: pads in the input's dtype. Autocast runs ``reflection_pad2d``
   in float32, so a bf16 activation would be cast up before each convolution of a ResNet block
   and back down inside it, and its gradient the same way; padding copies values, so it is
@@ -31,6 +37,12 @@ from typing import cast
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from cyclegan.accel.winograd import conv3x3_winograd, winograd_fits
+
+WINOGRAD_MIN_POSITIONS = 64 * 64
+"""Default output map size from which :class:`WinogradConv2d` uses Winograd (fewer tiles leave
+its matrix products too small to win, ``benchmarks/winograd.py``)."""
 
 GEMM_MAX_POSITIONS = 64
 """Default threshold of :class:`GemmConv2d` / :class:`GemmConvTranspose2d` (8x8 maps); the
@@ -238,6 +250,87 @@ class GemmConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
             y = conv_transpose2d_gemm(x, self.weight, self.bias, stride, padding, size)
             return _like(y, x)
         return super().forward(x, output_size)
+
+
+class WinogradConv2d(GemmConv2d):
+    """``nn.Conv2d`` that computes wide 3x3 stride-1 convolutions on the CPU by Winograd's
+    F(4x4, 3x3), and small maps as a matrix product like :class:`GemmConv2d` (module docstring).
+
+    Args:
+        *args: as ``nn.Conv2d``.
+        winograd_min_channels: use Winograd when the input and output channels are both at least
+            this (0: never); float32 or float64 only, not under autocast.
+        winograd_min_positions: ... and the output map has at least this many positions.
+        gemm_max_positions: as :class:`GemmConv2d`.
+        **kwargs: as ``nn.Conv2d``.
+    """
+
+    winograd_min_channels: int
+    winograd_min_positions: int
+
+    def __init__(
+        self,
+        *args,
+        winograd_min_channels: int = 0,
+        winograd_min_positions: int = WINOGRAD_MIN_POSITIONS,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.winograd_min_channels = winograd_min_channels
+        self.winograd_min_positions = winograd_min_positions
+
+    @staticmethod
+    def takes(layer: nn.Module, min_channels: int) -> bool:
+        """Whether ``layer`` (a plain ``nn.Conv2d``) has the shape Winograd computes: 3x3, stride
+        1, no dilation or groups, zero padding, both channel counts at least ``min_channels``."""
+        return (
+            type(layer) is nn.Conv2d
+            and min_channels > 0
+            and layer.kernel_size == (3, 3)
+            and layer.stride == (1, 1)
+            and layer.dilation == (1, 1)
+            and layer.groups == 1
+            and layer.padding_mode == "zeros"
+            and isinstance(layer.padding, tuple)
+            and min(layer.in_channels, layer.out_channels) >= min_channels
+        )
+
+    @classmethod
+    def swap_winograd(
+        cls,
+        layer: nn.Module,
+        winograd_min_channels: int,
+        gemm_max_positions: int,
+        winograd_min_positions: int = WINOGRAD_MIN_POSITIONS,
+    ) -> None:
+        """Make ``layer`` (an ``nn.Conv2d``) this class in place, as :meth:`GemmConv2d.swap`."""
+        cls.swap(layer, gemm_max_positions)
+        layer = cast(WinogradConv2d, layer)
+        layer.winograd_min_channels = winograd_min_channels
+        layer.winograd_min_positions = winograd_min_positions
+
+    def _winograd_eligible(self, x: torch.Tensor) -> bool:
+        device = x.device.type
+        padding = _geometry(self)[2]
+        out_h, out_w = x.shape[-2] + 2 * padding[0] - 2, x.shape[-1] + 2 * padding[1] - 2
+        return (
+            bool(self.winograd_min_channels)
+            and min(self.in_channels, self.out_channels) >= self.winograd_min_channels
+            and self.kernel_size == (3, 3)
+            and self.stride == (1, 1)
+            and x.dtype in (torch.float32, torch.float64)
+            and x.dtype == self.weight.dtype
+            and not torch.is_autocast_enabled(device)
+            and _gemm_eligible(self, x)
+            and out_h * out_w >= self.winograd_min_positions
+            and winograd_fits(x.shape[-2], x.shape[-1], padding)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._winograd_eligible(x):
+            y = conv3x3_winograd(x, self.weight, self.bias, _geometry(self)[2])
+            return _like(y, x)
+        return super().forward(x)
 
 
 class DtypeReflectionPad2d(nn.ReflectionPad2d):

@@ -21,6 +21,10 @@ CUDA GPU                       no              the model's    yes             no
 XLA (TPU)                      no              no             no              no
 =============================  ==============  =============  ==============  ===============
 
+Winograd F(4x4, 3x3) for 3x3 convolutions of at least 128 channels on maps of at least 64x64
+(the ResNet generator's residual blocks): CPUs whose strongest level is AVX2, float32 training
+only (measured slower with AVX-512 kernels and in channels-last inference).
+
 Example:
     >>> from torch import nn
     >>> net = nn.Sequential(nn.Conv2d(3, 8, 4, stride=2, padding=1))
@@ -44,10 +48,12 @@ from cyclegan.accel import hardware
 from cyclegan.accel.hardware import CPUInfo
 from cyclegan.accel.layers import (
     GEMM_MAX_POSITIONS,
+    WINOGRAD_MIN_POSITIONS,
     DtypeReflectionPad2d,
     GemmConv2d,
     GemmConvTranspose2d,
     GroupInstanceNorm2d,
+    WinogradConv2d,
 )
 from cyclegan.accel.optim import ChannelsLastAdam
 
@@ -69,6 +75,11 @@ class SpeedPlan:
             (:class:`cyclegan.accel.optim.ChannelsLastAdam`).
         group_instance_norm: Instance norms computed by ``group_norm`` (channels-last kernel;
             inference only: it has no running-statistics variant).
+        winograd_min_channels: 3x3 stride-1 convolutions with at least this many input and
+            output channels and at least ``winograd_min_positions`` output positions run by
+            Winograd's F(4x4, 3x3) on the CPU in float32 (0: never;
+            :class:`cyclegan.accel.layers.WinogradConv2d`).
+        winograd_min_positions: See ``winograd_min_channels``.
     """
 
     small_map_gemm: int = 0
@@ -77,6 +88,8 @@ class SpeedPlan:
     dtype_reflection_pad: bool = False
     channels_last_adam: bool = False
     group_instance_norm: bool = False
+    winograd_min_channels: int = 0
+    winograd_min_positions: int = WINOGRAD_MIN_POSITIONS
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -84,6 +97,11 @@ class SpeedPlan:
 
 
 OFF = SpeedPlan()
+
+WINOGRAD_MIN_CHANNELS = 128
+"""Narrowest 3x3 convolution (input and output channels) that Winograd computes faster than
+oneDNN in float32 training on a 2-core AVX2 CPU, on maps of 64x64 and more
+(``benchmarks/winograd.py``: 0.68-0.77x at 128 channels, 0.54-0.58x at 256)."""
 
 
 def _is_mixed_bf16(precision: str) -> bool:
@@ -131,11 +149,15 @@ def plan_for(
             # float32 (or bf16 emulated). Training: NCHW forward + backward beat channels-last
             # on every large U-Net layer; the matrix product wins on maps of 8x8 and smaller.
             # Inference: channels-last forward passes win (the transposed convolutions most).
+            # Winograd 3x3 convolutions: faster in training on AVX2 CPUs (0.56x on the ResNet
+            # blocks); oneDNN's AVX-512 kernels beat it, and so do channels-last forward passes.
             channels_last = inference and model_channels_last
+            avx2 = (cpu or hardware.detect_cpu()).capability == "AVX2"
             plan = SpeedPlan(
                 small_map_gemm=GEMM_MAX_POSITIONS,
                 channels_last=channels_last,
                 channels_last_adam=channels_last,
+                winograd_min_channels=WINOGRAD_MIN_CHANNELS if avx2 and not inference else 0,
             )
     elif device.type == "cuda":
         plan = SpeedPlan(channels_last=model_channels_last, cached_autocast=True)
@@ -161,7 +183,14 @@ def speed_up(network: nn.Module, plan: SpeedPlan, inference: bool = False) -> No
     """
     for module in network.modules():
         kind = type(module)
-        if plan.small_map_gemm and kind is nn.Conv2d:
+        if WinogradConv2d.takes(module, plan.winograd_min_channels):
+            WinogradConv2d.swap_winograd(
+                module,
+                plan.winograd_min_channels,
+                plan.small_map_gemm,
+                plan.winograd_min_positions,
+            )
+        elif plan.small_map_gemm and kind is nn.Conv2d:
             GemmConv2d.swap(module, plan.small_map_gemm)
         elif plan.small_map_gemm and kind is nn.ConvTranspose2d:
             GemmConvTranspose2d.swap(module, plan.small_map_gemm)
