@@ -123,7 +123,8 @@ class CycleGAN(L.LightningModule):
         channels_last: this architecture gains from the channels-last memory format where the
             hardware does (``model.channels_last``); whether it is used is the speed plan's
             choice (:func:`cyclegan.accel.plan_for`).
-        speed: the ``speed`` config (``enabled``, ``channels_last``, ``small_map_gemm``):
+        speed: the ``speed`` config (``enabled``, ``channels_last``, ``small_map_gemm``,
+            ``winograd``):
             applied by :func:`cyclegan.accel.speed_up` when training starts, for the device and
             precision the Trainer uses.
         compile_networks: compile the four networks with ``torch.compile`` when training

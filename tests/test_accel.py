@@ -237,8 +237,13 @@ def test_speed_options_override_the_plan():
     assert forced.channels_last
     assert forced.small_map_gemm == 0
     assert forced.channels_last_adam  # fused Adam without layout copies for CL weights
+    assert plan_for(cpu, "32-true", options={"winograd": 0}, cpu=AVX2).winograd_min_channels == 0
+    assert plan_for(cpu, "32-true", options={"winograd": 64}, cpu=AMX).winograd_min_channels == 64
     auto = plan_for(
-        cpu, "32-true", options={"channels_last": "auto", "small_map_gemm": "auto"}, cpu=AVX2
+        cpu,
+        "32-true",
+        options={"channels_last": "auto", "small_map_gemm": "auto", "winograd": "auto"},
+        cpu=AVX2,
     )
     assert auto == plan_for(cpu, "32-true", cpu=AVX2)
 
@@ -262,6 +267,7 @@ def test_training_applies_the_plan_for_its_device_and_precision(tiny_cfg, monkey
         "enabled": False,
         "channels_last": "auto",
         "small_map_gemm": "auto",
+        "winograd": "auto",
     }
 
 

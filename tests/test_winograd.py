@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -164,6 +166,22 @@ def test_speed_up_swaps_only_the_wide_3x3_convolutions(winograd_calls):
     assert net.state_dict().keys() == keys
     torch.testing.assert_close(net(x), plain, atol=1e-5, rtol=1e-5)
     assert len(winograd_calls) == 4
+
+
+def test_a_resnet_with_winograd_has_the_same_gradients():
+    """Every parameter's gradient through a sped-up ResNet generator (float64: the difference
+    is rounding only), so training takes the same steps."""
+    torch.manual_seed(0)
+    plain = ResnetGenerator(ngf=4, n_blocks=2).double()
+    fast = copy.deepcopy(plain)
+    speed_up(fast, SpeedPlan(winograd_min_channels=16, winograd_min_positions=64))
+    assert sum(isinstance(m, WinogradConv2d) for m in fast.modules()) == 4
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    target = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    for net in (plain, fast):
+        F.mse_loss(net(x), target).backward()
+    for (name, a), b in zip(fast.named_parameters(), plain.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-10, rtol=1e-8, msg=name)
 
 
 def test_winograd_off_by_default_and_for_unets(winograd_calls):

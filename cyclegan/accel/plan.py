@@ -124,8 +124,8 @@ def plan_for(
             inference names ``bf16`` / ``32``.
         model_channels_last: Whether the architecture gains from channels-last where the
             hardware does (``model.channels_last`` in ``conf/generator/``).
-        options: ``speed`` config: ``enabled`` (false: :data:`OFF`), ``channels_last`` and
-            ``small_map_gemm`` (``auto`` or a value that replaces the plan's).
+        options: ``speed`` config: ``enabled`` (false: :data:`OFF`), ``channels_last``,
+            ``small_map_gemm`` and ``winograd`` (``auto`` or a value that replaces the plan's).
         cpu: replaces :func:`cyclegan.accel.hardware.detect_cpu` (tests).
         inference: forward passes only (``predict.py``): in float32 on the CPU channels-last
             forward convolutions beat NCHW (the transposed ones most), while in training the
@@ -168,6 +168,8 @@ def plan_for(
         plan = replace(plan, channels_last=on, channels_last_adam=on and device.type == "cpu")
     if options.get("small_map_gemm", "auto") != "auto":
         plan = replace(plan, small_map_gemm=int(options["small_map_gemm"]))
+    if options.get("winograd", "auto") != "auto" and device.type == "cpu":
+        plan = replace(plan, winograd_min_channels=int(options["winograd"]))
     # Channels-last instance norms (inference): group_norm's NHWC kernel instead of two copies.
     return replace(plan, group_instance_norm=inference and plan.channels_last)
 
