@@ -252,6 +252,21 @@ class GemmConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
         return super().forward(x, output_size)
 
 
+def _winograd_shape(layer: nn.Conv2d, min_channels: int) -> bool:
+    """3x3, stride 1, no dilation or groups, zero padding, both channel counts at least
+    ``min_channels`` (> 0)."""
+    return (
+        min_channels > 0
+        and layer.kernel_size == (3, 3)
+        and layer.stride == (1, 1)
+        and layer.dilation == (1, 1)
+        and layer.groups == 1
+        and layer.padding_mode == "zeros"
+        and isinstance(layer.padding, tuple)
+        and min(layer.in_channels, layer.out_channels) >= min_channels
+    )
+
+
 class WinogradConv2d(GemmConv2d):
     """``nn.Conv2d`` that computes wide 3x3 stride-1 convolutions on the CPU by Winograd's
     F(4x4, 3x3), and small maps as a matrix product like :class:`GemmConv2d` (module docstring).
@@ -281,19 +296,9 @@ class WinogradConv2d(GemmConv2d):
 
     @staticmethod
     def takes(layer: nn.Module, min_channels: int) -> bool:
-        """Whether ``layer`` (a plain ``nn.Conv2d``) has the shape Winograd computes: 3x3, stride
-        1, no dilation or groups, zero padding, both channel counts at least ``min_channels``."""
-        return (
-            type(layer) is nn.Conv2d
-            and min_channels > 0
-            and layer.kernel_size == (3, 3)
-            and layer.stride == (1, 1)
-            and layer.dilation == (1, 1)
-            and layer.groups == 1
-            and layer.padding_mode == "zeros"
-            and isinstance(layer.padding, tuple)
-            and min(layer.in_channels, layer.out_channels) >= min_channels
-        )
+        """Whether ``layer`` is a plain ``nn.Conv2d`` of the shape Winograd computes (3x3, stride
+        1, no dilation or groups, zero padding, both channel counts at least ``min_channels``)."""
+        return type(layer) is nn.Conv2d and _winograd_shape(layer, min_channels)
 
     @classmethod
     def swap_winograd(
@@ -314,10 +319,7 @@ class WinogradConv2d(GemmConv2d):
         padding = _geometry(self)[2]
         out_h, out_w = x.shape[-2] + 2 * padding[0] - 2, x.shape[-1] + 2 * padding[1] - 2
         return (
-            bool(self.winograd_min_channels)
-            and min(self.in_channels, self.out_channels) >= self.winograd_min_channels
-            and self.kernel_size == (3, 3)
-            and self.stride == (1, 1)
+            _winograd_shape(self, self.winograd_min_channels)
             and x.dtype in (torch.float32, torch.float64)
             and x.dtype == self.weight.dtype
             and not torch.is_autocast_enabled(device)
