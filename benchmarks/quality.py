@@ -96,7 +96,9 @@ def mifid_curve(tensorboard: Path) -> list[tuple[int, float]]:
     events.Reload()
     if "val/mifid" not in events.Tags()["scalars"]:
         return []
-    return [(p.step // 2, round(p.value, 2)) for p in events.Scalars("val/mifid")]
+    # Epoch-end values are logged at Lightning's batch counter less one (not at global_step,
+    # which counts the G and the D step): step + 1 is the iteration the score was taken at.
+    return [(p.step + 1, round(p.value, 2)) for p in events.Scalars("val/mifid")]
 
 
 def loss_curves(tensorboard: Path, path: Path, title: str) -> None:
