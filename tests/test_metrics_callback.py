@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 import torch
 from data_helpers import write_tfrecord_dataset
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -137,6 +138,32 @@ def test_scores_every_n_epochs_logs_and_checkpoints_the_best(tmp_path: Path) -> 
     assert len(scoring_calls) == 2 * math.ceil(9 / 4)
     assert {training for training, _ in scoring_calls} == {False}
     assert module.gen_photo2monet.training
+
+
+def test_quality_curve_reads_the_iteration_each_score_was_taken_at(tmp_path: Path) -> None:
+    # benchmarks/quality.py turns the logged val/mifid into (iteration, MiFID) for the
+    # iterations-to-target comparison; 10 photos at batch 4 are 3 iterations per epoch.
+    spec = importlib.util.spec_from_file_location(
+        "quality", Path(__file__).parents[1] / "benchmarks/quality.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    callback = MiFIDCallback(
+        every_n_epochs=2,
+        num_photos=6,
+        batch_size=3,
+        kid_subsets=2,
+        feature_extractor=ColourFeatures(),
+    )
+    logger = TensorBoardLogger(tmp_path, name="tb", version=0)
+    trainer = _trainer(tmp_path, [callback], logger=logger)
+    trainer.fit(StubCycleGAN(), datamodule=StubDataModule())
+
+    curve = quality.mifid_curve(Path(logger.log_dir))
+    assert [iteration for iteration, _ in curve] == [6, 12]
+    assert curve[-1][1] == pytest.approx(trainer.callback_metrics["val/mifid"].item(), abs=0.01)
 
 
 def test_score_equals_scores_of_the_translated_photos(tmp_path: Path) -> None:
