@@ -246,6 +246,43 @@ def test_nearest_upsample_matches_interpolate():
     assert torch.equal(NearestUpsample2x()(x), F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (8, 8)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_resize_conv_equals_resize_then_3x3_conv_with_gradients(size, channels_last):
+    from cyclegan.networks.upsample import NearestUpsample2x, ResizeConv2d
+
+    torch.manual_seed(0)
+    layer = ResizeConv2d(4, 6).double()
+    x = torch.randn(2, 4, *size, dtype=torch.float64, requires_grad=True)
+    if channels_last:
+        layer = layer.to(memory_format=torch.channels_last)
+    out = layer(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
+    upsampled = NearestUpsample2x()(x)
+    expected = F.conv2d(upsampled, layer.weight, layer.bias, padding=1)
+    assert out.shape == (2, 6, 2 * size[0], 2 * size[1])
+    torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+
+    target = torch.randn_like(expected)
+    got = torch.autograd.grad((out * target).sum(), [x, layer.weight, layer.bias])
+    want = torch.autograd.grad((expected * target).sum(), [x, layer.weight, layer.bias])
+    for name, g, w in zip(["input", "weight", "bias"], got, want, strict=True):
+        torch.testing.assert_close(g, w, atol=1e-11, rtol=0, msg=name)
+
+
+def test_resize_conv_keeps_the_parameter_names_of_a_separate_resize_module():
+    # Checkpoints written when the resize was its own module (index 0) load unchanged.
+    from cyclegan.networks.upsample import NearestUpsample2x
+
+    g = UNetGenerator(ngf=4, num_downs=4, upsample="resize")
+    old_layout = nn.Sequential(NearestUpsample2x(), nn.Conv2d(8, 3, 3, 1, 1), nn.Tanh())
+    assert list(old_layout.state_dict()) == [
+        k.removeprefix("head.") for k in g.state_dict() if k.startswith("head.")
+    ]
+    g.head.load_state_dict(old_layout.state_dict())
+    x = torch.randn(1, 8, 8, 8)
+    torch.testing.assert_close(g.head(x), old_layout(x), atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     "make",
     [partial(UNetGenerator, ngf=4, num_downs=4), partial(ResnetGenerator, ngf=4, n_blocks=1)],
