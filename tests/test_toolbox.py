@@ -248,9 +248,15 @@ def test_nearest_upsample_matches_interpolate():
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (8, 8)])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_resize_conv_equals_resize_then_3x3_conv_with_gradients(size, channels_last):
+@pytest.mark.parametrize("min_positions", [0, 10**9], ids=["transposed", "resized"])
+def test_resize_conv_equals_resize_then_3x3_conv_with_gradients(
+    size, channels_last, min_positions, monkeypatch
+):
+    from cyclegan.networks import upsample
     from cyclegan.networks.upsample import NearestUpsample2x, ResizeConv2d
 
+    # Both ways of computing it: as a transposed conv (maps from the threshold up) and resized.
+    monkeypatch.setattr(upsample, "TRANSPOSED_MIN_POSITIONS", min_positions)
     torch.manual_seed(0)
     layer = ResizeConv2d(4, 6).double()
     x = torch.randn(2, 4, *size, dtype=torch.float64, requires_grad=True)
