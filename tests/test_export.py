@@ -29,12 +29,15 @@ def _inputs(*shapes: tuple[int, int, int]) -> list[torch.Tensor]:
 
 
 UNET_256 = {**TINY_UNET, "ngf": 2, "num_downs": 8}  # 1x1 bottleneck at 256 px
+# Resize-convolution computes maps from 32x32 up as a transposed conv, smaller ones resized:
+# the exported graph must be right at sizes on either side of that, whatever it was traced at.
+UNET_256_RESIZE = {**UNET_256, "upsample": "resize"}
 
 
 @pytest.mark.parametrize(
     "config",
-    [TINY_UNET, TINY_RESNET, UNET_256, TINY_TRANSFORM],
-    ids=["unet", "resnet", "unet256", "fast_style"],
+    [TINY_UNET, TINY_RESNET, UNET_256, UNET_256_RESIZE, TINY_TRANSFORM],
+    ids=["unet", "resnet", "unet256", "unet256_resize", "fast_style"],
 )
 def test_onnx_matches_pytorch_at_several_batch_sizes(
     tmp_path: Path, config: dict, capsys: pytest.CaptureFixture[str]
@@ -55,7 +58,11 @@ def test_onnx_matches_pytorch_at_several_batch_sizes(
     assert (batch, channels) == ("batch", 3)
     assert isinstance(height, str)  # dynamic height and width (symbolic names)
     assert isinstance(width, str)
-    shapes = [(1, 256, 256), (2, 256, 512)] if config is UNET_256 else [(1, 64, 64), (3, 32, 96)]
+    shapes = (
+        [(1, 256, 256), (2, 256, 512)]
+        if config in (UNET_256, UNET_256_RESIZE)
+        else [(1, 64, 64), (3, 32, 96)]
+    )
     for x in _inputs(*shapes):
         (y,) = session.run(None, {"image": x.numpy()})
         with torch.no_grad():
