@@ -240,10 +240,10 @@ def test_spectral_norm_keeps_each_conv_at_unit_spectral_norm():
 
 
 def test_nearest_upsample_matches_interpolate():
-    from cyclegan.networks.upsample import NearestUpsample2x
+    from cyclegan.networks.upsample import nearest_upsample2x
 
     x = torch.randn(2, 3, 5, 7)
-    assert torch.equal(NearestUpsample2x()(x), F.interpolate(x, scale_factor=2, mode="nearest"))
+    assert torch.equal(nearest_upsample2x(x), F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (8, 8)])
@@ -253,7 +253,7 @@ def test_resize_conv_equals_resize_then_3x3_conv_with_gradients(
     size, channels_last, min_positions, monkeypatch
 ):
     from cyclegan.networks import upsample
-    from cyclegan.networks.upsample import NearestUpsample2x, ResizeConv2d
+    from cyclegan.networks.upsample import ResizeConv2d, nearest_upsample2x
 
     # Both ways of computing it: as a transposed conv (maps from the threshold up) and resized.
     monkeypatch.setattr(upsample, "TRANSPOSED_MIN_POSITIONS", min_positions)
@@ -263,7 +263,7 @@ def test_resize_conv_equals_resize_then_3x3_conv_with_gradients(
     if channels_last:
         layer = layer.to(memory_format=torch.channels_last)
     out = layer(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
-    upsampled = NearestUpsample2x()(x)
+    upsampled = nearest_upsample2x(x)
     expected = F.conv2d(upsampled, layer.weight, layer.bias, padding=1)
     assert out.shape == (2, 6, 2 * size[0], 2 * size[1])
     torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
@@ -277,10 +277,8 @@ def test_resize_conv_equals_resize_then_3x3_conv_with_gradients(
 
 def test_resize_conv_keeps_the_parameter_names_of_a_separate_resize_module():
     # Checkpoints written when the resize was its own module (index 0) load unchanged.
-    from cyclegan.networks.upsample import NearestUpsample2x
-
     g = UNetGenerator(ngf=4, num_downs=4, upsample="resize")
-    old_layout = nn.Sequential(NearestUpsample2x(), nn.Conv2d(8, 3, 3, 1, 1), nn.Tanh())
+    old_layout = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(8, 3, 3, 1, 1), nn.Tanh())
     assert list(old_layout.state_dict()) == [
         k.removeprefix("head.") for k in g.state_dict() if k.startswith("head.")
     ]

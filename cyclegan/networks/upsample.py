@@ -8,16 +8,10 @@ from torch import nn
 UPSAMPLE_MODES = ("transpose", "resize")
 
 
-class NearestUpsample2x(nn.Module):
-    """×2 nearest-neighbour upsampling as a broadcast and a reshape (the same values as
-    ``nn.Upsample(scale_factor=2)``, which torch-xla makes read sizes back to the host)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nearest_upsample2x(x)
-
-
 def nearest_upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """``x`` (N, C, H, W) resized ×2 by nearest neighbour, as :class:`NearestUpsample2x`."""
+    """``x`` (N, C, H, W) resized ×2 by nearest neighbour, as a broadcast and a reshape (the
+    same values as ``nn.Upsample(scale_factor=2)``, which torch-xla makes read sizes back to
+    the host)."""
     b, c, h, w = x.shape
     return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
 
