@@ -8,8 +8,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from cyclegan.accel import SpeedPlan, layers, speed_up
-from cyclegan.accel.layers import DtypeReflectionPad2d, GemmConv2d, GemmConvTranspose2d
+from cyclegan.accel.layers import (
+    DtypeReflectionPad2d,
+    GemmConv2d,
+    GemmConvTranspose2d,
+    GemmResizeConv2d,
+)
 from cyclegan.networks import UNetGenerator
+from cyclegan.networks.upsample import ResizeConv2d
 
 CL = torch.channels_last
 
@@ -128,6 +134,26 @@ def test_large_maps_and_unsupported_layers_use_pytorch_kernels(gemm_calls):
     assert gemm_calls["conv"] == 1
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, CL])
+@pytest.mark.parametrize(
+    ("size", "gemm"),
+    [
+        (2, 1),  # resized to 4x4: the matrix product
+        (4, 1),  # 8x8 = 64 positions: the threshold
+        (8, 0),  # 16x16: PyTorch's convolution of the resized map
+        (32, 0),  # from 32x32 inputs: ResizeConv2d's transposed form
+    ],
+)
+def test_resize_conv_takes_the_gemm_path_on_small_resized_maps(
+    gemm_calls, memory_format, size, gemm
+):
+    torch.manual_seed(0)
+    reference = ResizeConv2d(6, 5)
+    ours = GemmResizeConv2d(6, 5)
+    check_against_nn(ours, reference, torch.randn(2, 6, size, size), memory_format)
+    assert gemm_calls == {"conv": gemm, "convT": 0}
+
+
 @pytest.mark.parametrize(
     ("layer", "function"),
     [
@@ -155,16 +181,23 @@ def test_layers_keep_nn_state_dict_keys():
     )
 
 
-def test_swapping_keeps_parameters_and_state_dict():
-    net = UNetGenerator(ngf=4, num_downs=5)
+@pytest.mark.parametrize(
+    ("upsample", "swapped", "plain"),
+    [
+        ("transpose", {GemmConv2d, GemmConvTranspose2d}, {nn.Conv2d, nn.ConvTranspose2d}),
+        ("resize", {GemmConv2d, GemmResizeConv2d}, {nn.Conv2d, ResizeConv2d}),
+    ],
+)
+def test_swapping_keeps_parameters_and_state_dict(upsample, swapped, plain):
+    net = UNetGenerator(ngf=4, num_downs=5, upsample=upsample)
     params = {name: p for name, p in net.named_parameters()}
     keys = net.state_dict().keys()
     speed_up(net, SpeedPlan(small_map_gemm=64))
     assert all(p is params[name] for name, p in net.named_parameters())
     assert net.state_dict().keys() == keys
     kinds = {type(m) for m in net.modules()}
-    assert {GemmConv2d, GemmConvTranspose2d} <= kinds
-    assert not kinds & {nn.Conv2d, nn.ConvTranspose2d}
+    assert swapped <= kinds
+    assert not kinds & plain
 
 
 def test_networks_are_plain_nn_until_sped_up(gemm_calls):
@@ -174,15 +207,21 @@ def test_networks_are_plain_nn_until_sped_up(gemm_calls):
     assert not any(type(m).__module__.startswith("cyclegan.accel") for m in net.modules())
 
 
-def test_unet_is_the_same_function_with_and_without_the_gemm_path(gemm_calls):
+@pytest.mark.parametrize(("upsample", "transposed_gemm"), [("transpose", True), ("resize", False)])
+def test_unet_is_the_same_function_with_and_without_the_gemm_path(
+    gemm_calls, upsample, transposed_gemm
+):
     torch.manual_seed(0)
-    net = UNetGenerator(ngf=4, num_downs=6).eval()
+    net = UNetGenerator(ngf=4, num_downs=6, upsample=upsample).eval()
     x = torch.randn(2, 3, 64, 64)
     plain = net(x)
     speed_up(net, SpeedPlan(small_map_gemm=64))
     fast = net(x)
-    assert gemm_calls["conv"] > 0
-    assert gemm_calls["convT"] > 0
+    # Downsampling: 6 convolutions, 4 with outputs of 8x8 or less. Upsampling of 1x1..32x32
+    # inputs: 4 transposed convolutions read inputs of 8x8 or less; 3 resize-convolutions
+    # write resized maps of 8x8 or less (inputs 1x1, 2x2, 4x4).
+    expected = {"conv": 4, "convT": 4} if transposed_gemm else {"conv": 4 + 3, "convT": 0}
+    assert gemm_calls == expected
     torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
 
 

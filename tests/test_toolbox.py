@@ -239,11 +239,14 @@ def test_spectral_norm_keeps_each_conv_at_unit_spectral_norm():
         assert sigma.item() == pytest.approx(1.0, abs=0.05)
 
 
-def test_nearest_upsample_matches_interpolate():
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_nearest_upsample_matches_interpolate_and_keeps_the_layout(memory_format):
     from cyclegan.networks.upsample import nearest_upsample2x
 
-    x = torch.randn(2, 3, 5, 7)
-    assert torch.equal(nearest_upsample2x(x), F.interpolate(x, scale_factor=2, mode="nearest"))
+    x = torch.randn(2, 3, 5, 7).contiguous(memory_format=memory_format)
+    y = nearest_upsample2x(x)
+    assert torch.equal(y, F.interpolate(x, scale_factor=2, mode="nearest"))
+    assert y.is_contiguous(memory_format=memory_format)
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (8, 8)])

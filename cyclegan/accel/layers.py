@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cyclegan.accel.winograd import conv3x3_winograd, winograd_fits
+from cyclegan.networks.upsample import ResizeConv2d
 
 WINOGRAD_MIN_POSITIONS = 64 * 64
 """Default output map size from which :class:`WinogradConv2d` uses Winograd (fewer tiles leave
@@ -250,6 +251,15 @@ class GemmConvTranspose2d(_SmallMapGemm, nn.ConvTranspose2d):
             y = conv_transpose2d_gemm(x, self.weight, self.bias, stride, padding, size)
             return _like(y, x)
         return super().forward(x, output_size)
+
+
+class GemmResizeConv2d(ResizeConv2d, GemmConv2d):
+    """:class:`~cyclegan.networks.upsample.ResizeConv2d` whose small inputs, resized and then
+    convolved, take :class:`GemmConv2d`'s matrix product when the resized map has at most
+    ``gemm_max_positions`` positions (the U-Net's innermost upsampling layers, 1x1 to 4x4
+    inputs). Larger inputs run as the 4x4 transposed convolution, as in ``ResizeConv2d``:
+    ``ResizeConv2d.forward`` hands small maps to ``super().forward``, which this class's method
+    resolution order makes ``GemmConv2d.forward``."""
 
 
 def _winograd_shape(layer: nn.Conv2d, min_channels: int) -> bool:

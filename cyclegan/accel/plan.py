@@ -52,10 +52,12 @@ from cyclegan.accel.layers import (
     DtypeReflectionPad2d,
     GemmConv2d,
     GemmConvTranspose2d,
+    GemmResizeConv2d,
     GroupInstanceNorm2d,
     WinogradConv2d,
 )
 from cyclegan.accel.optim import ChannelsLastAdam
+from cyclegan.networks.upsample import ResizeConv2d
 
 __all__ = ["SpeedPlan", "fast_optimizer", "plan_for", "speed_up"]
 
@@ -194,6 +196,8 @@ def speed_up(network: nn.Module, plan: SpeedPlan, inference: bool = False) -> No
             )
         elif plan.small_map_gemm and kind is nn.Conv2d:
             GemmConv2d.swap(module, plan.small_map_gemm)
+        elif plan.small_map_gemm and kind is ResizeConv2d:
+            GemmResizeConv2d.swap(module, plan.small_map_gemm)
         elif plan.small_map_gemm and kind is nn.ConvTranspose2d:
             GemmConvTranspose2d.swap(module, plan.small_map_gemm)
         elif plan.dtype_reflection_pad and kind is nn.ReflectionPad2d:

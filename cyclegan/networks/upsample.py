@@ -11,8 +11,11 @@ UPSAMPLE_MODES = ("transpose", "resize")
 def nearest_upsample2x(x: torch.Tensor) -> torch.Tensor:
     """``x`` (N, C, H, W) resized ×2 by nearest neighbour, as a broadcast and a reshape (the
     same values as ``nn.Upsample(scale_factor=2)``, which torch-xla makes read sizes back to
-    the host)."""
+    the host), in ``x``'s memory format (a channels-last input gives a channels-last map)."""
     b, c, h, w = x.shape
+    if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        nhwc = x.permute(0, 2, 3, 1)[:, :, None, :, None, :].expand(b, h, 2, w, 2, c)
+        return nhwc.reshape(b, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
     return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
 
 
