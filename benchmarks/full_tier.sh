@@ -6,6 +6,8 @@
 #
 #   benchmarks/full_tier.sh gpu        # on a GPU machine (bf16-mixed)
 #   benchmarks/full_tier.sh cpu        # on a CPU with AMX, nothing else heavy running
+#   RECIPES=kaggle_tutorial benchmarks/full_tier.sh cpu   # one recipe: on a 2-core AMX CPU
+#                                      # each takes about 2 hours, the pair more than a session
 #   SEED=1 EXTRA="trainer.max_steps=8" benchmarks/full_tier.sh cpu   # a smoke test of the script
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,10 +15,22 @@ ACCELERATOR=${1:-auto}
 SEED=${SEED:-0}
 PYTHON=${PYTHON:-python}
 read -r -a EXTRA <<< "${EXTRA:-}"
-for recipe in kaggle_tutorial monet; do
+read -r -a RECIPE_LIST <<< "${RECIPES:-kaggle_tutorial monet}"
+for recipe in "${RECIPE_LIST[@]}"; do
+  case "$recipe" in
+    kaggle_tutorial | monet) ;;
+    *) echo "full_tier.sh: RECIPES names kaggle_tutorial and/or monet, not '$recipe'" >&2; exit 2 ;;
+  esac
+done
+for recipe in "${RECIPE_LIST[@]}"; do
   "$PYTHON" benchmarks/quality.py run "full_${recipe}_s${SEED}" --sheet -- \
     "experiment=${recipe}" "accelerator=${ACCELERATOR}" "seed=${SEED}" \
     callbacks=mifid callbacks.mifid.every_n_epochs=5 callbacks.mifid.num_photos=500 "${EXTRA[@]}"
 done
-"$PYTHON" benchmarks/quality.py table baseline_photos baseline_reinhard \
-  "full_kaggle_tutorial_s${SEED}" "full_monet_s${SEED}"
+rows=(baseline_photos baseline_reinhard)
+for recipe in kaggle_tutorial monet; do  # the rows recorded so far, from this run or an earlier one
+  if [[ -f "docs/quality/full_${recipe}_s${SEED}/result.json" ]]; then
+    rows+=("full_${recipe}_s${SEED}")
+  fi
+done
+"$PYTHON" benchmarks/quality.py table "${rows[@]}"
