@@ -463,16 +463,31 @@ def test_quality_recipes_compose(experiment):
         assert cfg.module.d_lr_ratio == 1.0
 
 
-def test_monet_quick_is_monet_at_the_quick_tier():
+def test_monet_quick_is_monet_at_the_quick_tier_with_the_window_scaled():
     quick = compose_train("experiment=monet_quick")
-    assert quick == compose_train("experiment=monet", "tier=quick")
+    assert quick == compose_train(
+        "experiment=monet", "tier=quick", "module.identity_decay=[1000,2000]"
+    )
+    # The same thirds of each recipe's budget (7,500 and 3,000 iterations).
+    full = compose_train("experiment=monet").module.identity_decay
+    assert [2 * i for i in full] == [5 * i for i in quick.module.identity_decay]
 
 
 def test_headline_rows_ran_todays_monet_quick():
-    """docs/quality.md's headline rows ran with the learning rates as overrides, before the
-    recipe took them: both command lines compose the same config."""
+    """docs/quality.md's headline rows (candAC_s*) ran with identity decay as an override,
+    before the recipe took it, and the previous recipe's rows (candY_s*) with the learning rates
+    as overrides: each command line composes today's config, or today's without the window."""
     assert compose_train("experiment=monet_quick", "seed=1") == compose_train(
-        "experiment=monet_quick", "seed=1", "module.optimizer.lr=8.0e-4", "module.d_lr_ratio=0.25"
+        "experiment=monet_quick", "seed=1", "module.identity_decay=[1000,2000]"
+    )
+    assert compose_train(
+        "experiment=monet_quick", "seed=1", "module.identity_decay=null"
+    ) == compose_train(
+        "experiment=monet_quick",
+        "seed=1",
+        "module.optimizer.lr=8.0e-4",
+        "module.d_lr_ratio=0.25",
+        "module.identity_decay=null",
     )
 
 
