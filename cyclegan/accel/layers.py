@@ -10,6 +10,7 @@ at hand (``cyclegan/accel/plan.py``).
   runs as one matrix product over its patches (im2col / col2im). oneDNN's weight gradient for a
   512- or 1024-channel 4x4 kernel on a 2x2...8x8 map costs 25-40 ms whatever the map size on a
   2-core AMX CPU, where the matrix product takes a few (``benchmarks/conv_layers.py``).
+  :class:`GemmResizeConv2d` does the same for a resize-convolution's small resized maps.
 - :class:`WinogradConv2d`: a :class:`GemmConv2d` that computes its 3x3 stride-1 convolution by
   Winograd's F(4x4, 3x3) (:mod:`cyclegan.accel.winograd`: 4x fewer multiplications) when both
   its channel counts reach ``winograd_min_channels`` and the output's sides are multiples of 4
