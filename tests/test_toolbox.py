@@ -468,9 +468,11 @@ def test_monet_quick_is_monet_at_the_quick_tier_with_the_window_scaled():
     assert quick == compose_train(
         "experiment=monet", "tier=quick", "module.identity_decay=[1000,2000]"
     )
-    # The same thirds of each recipe's budget (7,500 and 3,000 iterations).
-    full = compose_train("experiment=monet").module.identity_decay
-    assert [2 * i for i in full] == [5 * i for i in quick.module.identity_decay]
+    # The middle third of the quick tier's iterations (Lightning counts 2 steps per iteration),
+    # and the same thirds of the full recipe's 7,500.
+    third = quick.trainer.max_steps // 2 // 3
+    assert list(quick.module.identity_decay) == [third, 2 * third]
+    assert list(compose_train("experiment=monet").module.identity_decay) == [2500, 5000]
 
 
 def test_headline_rows_ran_todays_monet_quick():
