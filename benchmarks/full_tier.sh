@@ -7,7 +7,7 @@
 #   benchmarks/full_tier.sh gpu        # on a GPU machine (bf16-mixed)
 #   benchmarks/full_tier.sh cpu        # on a CPU with AMX, nothing else heavy running
 #   RECIPES=kaggle_tutorial benchmarks/full_tier.sh cpu   # one recipe: on a 2-core AMX CPU
-#                                      # each takes about 2 hours, the pair more than a session
+#                                      # each takes 2 h 10 to 2 h 20 min, the pair more than a session
 #   SEED=1 EXTRA="trainer.max_steps=8" benchmarks/full_tier.sh cpu   # a smoke test of the script
 set -euo pipefail
 cd "$(dirname "$0")/.."
