@@ -12,6 +12,7 @@ from cyclegan.networks import (
     TransformNet,
     UNetGenerator,
 )
+from cyclegan.networks.unet import PixelNorm2d
 
 
 def n_params(m: torch.nn.Module) -> int:
@@ -125,6 +126,51 @@ def test_unet_skip_dropout_draws_per_image():
 def test_unet_skip_dropout_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         UNetGenerator(ngf=4, num_downs=5, **kwargs)
+
+
+def test_pixel_norm_normalises_each_position_over_channels():
+    torch.manual_seed(0)
+    norm = PixelNorm2d(6)
+    with torch.no_grad():
+        norm.weight.copy_(torch.arange(1.0, 7.0))
+        norm.bias.fill_(0.5)
+    x = torch.randn(2, 6, 5, 7) * 3
+    rms = x.pow(2).mean(1, keepdim=True).sqrt()
+    expected = x / rms * torch.arange(1.0, 7.0).view(1, 6, 1, 1) + 0.5
+    assert torch.allclose(norm(x), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(("norm", "far_changes"), [("instance", True), ("pixel", False)])
+def test_a_spike_moves_the_whole_map_under_instance_norm_only(norm, far_changes):
+    """The droplet mechanism: under instance norm one large activation rescales every other
+    position of its channel; under pixel norm it changes its own position only."""
+    layer = PixelNorm2d(4) if norm == "pixel" else nn.InstanceNorm2d(4, affine=True)
+    x = torch.randn(1, 4, 16, 16)
+    spiked = x.clone()
+    spiked[0, :, 3, 5] += 50.0
+    with torch.no_grad():
+        change = (layer(spiked) - layer(x)).abs()
+    change[0, :, 3, 5] = 0
+    assert (change.max() > 0.1) == far_changes
+
+
+def test_unet_pixel_decoder_norm_replaces_the_upsamples_norms_only():
+    torch.manual_seed(0)
+    g = UNetGenerator(ngf=4, num_downs=5, decoder_norm="pixel")
+    assert all(isinstance(up[1], PixelNorm2d) for up in g.ups)
+    assert [type(d[1]) for d in g.downs[1:-1]] == [nn.InstanceNorm2d] * 3
+    assert n_params(g) == n_params(UNetGenerator(ngf=4, num_downs=5))  # same gain and bias
+    x = torch.randn(2, 3, 32, 32)
+    assert g.eval()(x).shape == x.shape
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = g(x)
+    assert torch.isfinite(low).all()
+    assert torch.allclose(low.float(), g(x), atol=0.1)
+
+
+def test_unet_rejects_an_unknown_decoder_norm():
+    with pytest.raises(ValueError, match="decoder_norm must be one of instance, pixel, got 'bat"):
+        UNetGenerator(ngf=4, num_downs=5, decoder_norm="batch")
 
 
 def test_resnet_generator_shapes_and_size():

@@ -189,12 +189,19 @@ def test_r1_is_lazy_and_logged(tmp_path):
 
 def test_every_toolbox_item_at_once_trains(tmp_path):
     """DiffAugment, EMA, R1 (discriminators called twice per step), spectral norm,
-    resize-convolution, fewer skips, skip dropout, label smoothing, TTUR and a decaying identity
-    weight compose in one training run, and predict rebuilds the generator from its checkpoint."""
+    resize-convolution, fewer skips, skip dropout, a pixel-norm decoder, label smoothing, TTUR
+    and a decaying identity weight compose in one training run, and predict rebuilds the
+    generator from its checkpoint."""
     torch.manual_seed(0)
     model = CycleGAN(
         partial(
-            UNetGenerator, ngf=4, num_downs=5, upsample="resize", drop_skips=2, skip_dropout=0.5
+            UNetGenerator,
+            ngf=4,
+            num_downs=5,
+            upsample="resize",
+            drop_skips=2,
+            skip_dropout=0.5,
+            decoder_norm="pixel",
         ),
         partial(PatchGANDiscriminator, ndf=4, spectral_norm=True),
         BCEGANLoss(label_smoothing=0.1),
@@ -220,6 +227,7 @@ def test_every_toolbox_item_at_once_trains(tmp_path):
     loaded = load_generator(ckpt, "photo2monet")
     assert loaded.config["drop_skips"] == 2
     assert loaded.config["skip_dropout"] == 0.5
+    assert loaded.config["decoder_norm"] == "pixel"
     assert loaded.module.kept_skips == 2
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():

@@ -58,8 +58,8 @@ def _xla_cpu():
 
 # The quality toolbox, all on: DiffAugment, EMA generators, R1 (every iteration, so each
 # iteration is the same two graphs), spectral norm, resize-convolution, skip dropout (a random
-# mask drawn on the device), a decaying identity weight (a scalar that changes every iteration
-# of the run: device data, not a new graph).
+# mask drawn on the device), a pixel-norm decoder, a decaying identity weight (a scalar that
+# changes every iteration of the run: device data, not a new graph).
 TOOLBOX = (
     "module.diffaugment=[color,translation,cutout]",
     "module.ema_decay=0.9",
@@ -68,6 +68,7 @@ TOOLBOX = (
     "model.discriminator.spectral_norm=true",
     "model.generator.upsample=resize",
     "model.generator.skip_dropout=0.5",
+    "model.generator.decoder_norm=pixel",
     "module.identity_decay=[1,20]",
 )
 
