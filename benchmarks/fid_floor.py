@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cyclegan.data.sources import iter_records  # noqa: E402
 from cyclegan.metrics.evaluation import image_batches, read_image_set  # noqa: E402
-from cyclegan.metrics.features import extract_features  # noqa: E402
+from cyclegan.metrics.features import FeatureExtractor, extract_features  # noqa: E402
 from cyclegan.metrics.fid import FeatureStats, frechet_distance  # noqa: E402
 from cyclegan.metrics.inception import InceptionFeatureExtractor  # noqa: E402
 
@@ -57,7 +57,7 @@ def other_photos(
     exclude: set[str],
     count: int,
     batch_size: int,
-    extractor: InceptionFeatureExtractor,
+    extractor: FeatureExtractor,
 ) -> np.ndarray:
     """Features of the first ``count`` TFRecord photos whose names are not in ``exclude``."""
     records = (r for r in iter_records(photo_tfrec) if Path(r.name).stem not in exclude)
