@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_helpers import load_benchmark
 from data_helpers import colour_of, write_tfrecord_dataset
 from torch import Tensor
 
-spec = importlib.util.spec_from_file_location(
-    "fid_floor", Path(__file__).parents[1] / "benchmarks/fid_floor.py"
-)
-assert spec is not None
-assert spec.loader is not None
-fid_floor = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fid_floor)
+fid_floor = load_benchmark("fid_floor")
 
 
 class MeanColour:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
+from benchmark_helpers import load_benchmark
 from data_helpers import write_tfrecord_dataset
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -143,13 +143,7 @@ def test_scores_every_n_epochs_logs_and_checkpoints_the_best(tmp_path: Path) -> 
 def test_quality_curve_reads_the_iteration_each_score_was_taken_at(tmp_path: Path) -> None:
     # benchmarks/quality.py turns the logged val/mifid into (iteration, MiFID) for the
     # iterations-to-target comparison; 10 photos at batch 4 are 3 iterations per epoch.
-    spec = importlib.util.spec_from_file_location(
-        "quality", Path(__file__).parents[1] / "benchmarks/quality.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    quality = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(quality)
+    quality = load_benchmark("quality")
     callback = MiFIDCallback(
         every_n_epochs=2,
         num_photos=6,
