@@ -18,6 +18,7 @@ from cyclegan.metrics import (
     content_key,
     extract_features,
     frechet_distance,
+    frechet_terms,
     kernel_inception_distance,
     memorization_distance,
     mifid,
@@ -70,6 +71,21 @@ def test_fid_diagonal_gaussians_closed_form() -> None:
     expected = 9.0 + 0.0 + 16.0 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)  # = 25 + 1 + 1 + 6.25
     assert frechet_distance(s1, s2) == pytest.approx(expected, rel=1e-12)
     assert frechet_distance(s2, s1) == pytest.approx(expected, rel=1e-12)
+
+
+def test_fid_terms_split_the_distance_into_the_mean_shift_and_the_rest() -> None:
+    a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 0.25])
+    s1 = _stats([0.0, 1.0, 2.0], np.diag(a).tolist())
+    s2 = _stats([3.0, 1.0, -2.0], np.diag(b).tolist())
+    terms = frechet_terms(s1, s2)
+    assert terms.mean == pytest.approx(25.0, rel=1e-12)  # ||(-3, 0, 4)||^2
+    assert terms.covariance == pytest.approx(np.sum((np.sqrt(a) - np.sqrt(b)) ** 2), rel=1e-12)
+    assert terms.total == frechet_distance(s1, s2)
+    # The same covariance shifted: only the mean term; the same mean rescaled: only the other.
+    assert frechet_terms(s1, _stats([1.0, 1.0, 2.0], np.diag(a).tolist())).covariance == (
+        pytest.approx(0.0, abs=1e-12)
+    )
+    assert frechet_terms(s1, _stats([0.0, 1.0, 2.0], np.diag(4 * a).tolist())).mean == 0.0
 
 
 def test_fid_non_commuting_2x2_closed_form() -> None:

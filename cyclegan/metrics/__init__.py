@@ -2,7 +2,7 @@
 
 from cyclegan.metrics.cache import CachedFeatures, FeatureCache, content_key
 from cyclegan.metrics.features import FeatureExtractor, extract_features
-from cyclegan.metrics.fid import FeatureStats, frechet_distance
+from cyclegan.metrics.fid import FeatureStats, FrechetTerms, frechet_distance, frechet_terms
 from cyclegan.metrics.inception import InceptionFeatureExtractor, tf_bilinear_resize
 from cyclegan.metrics.kid import kernel_inception_distance
 from cyclegan.metrics.mifid import memorization_distance, mifid
@@ -13,12 +13,14 @@ __all__ = [
     "FeatureCache",
     "FeatureExtractor",
     "FeatureStats",
+    "FrechetTerms",
     "InceptionFeatureExtractor",
     "Scores",
     "compute_scores",
     "content_key",
     "extract_features",
     "frechet_distance",
+    "frechet_terms",
     "kernel_inception_distance",
     "memorization_distance",
     "mifid",

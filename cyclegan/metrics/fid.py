@@ -71,6 +71,42 @@ def trace_sqrt_product_low_rank(features1: np.ndarray, sigma2: np.ndarray) -> fl
     return float(np.sqrt(np.clip(eigvals, 0.0, None)).sum())
 
 
+@dataclass(frozen=True)
+class FrechetTerms:
+    """The two terms of the Fréchet distance: where two feature sets differ.
+
+    ``mean`` = ||mu1 - mu2||^2 (the sets' average looks differ), ``covariance`` =
+    tr(S1 + S2 - 2 (S1 S2)^(1/2)) (their spread and its directions differ).
+    """
+
+    mean: float
+    covariance: float
+
+    @property
+    def total(self) -> float:
+        """The Fréchet distance (rounding can leave about -1e-9 for identical sets: clipped)."""
+        return max(self.mean + self.covariance, 0.0)
+
+
+def frechet_terms(
+    stats1: FeatureStats, stats2: FeatureStats, features1: np.ndarray | None = None
+) -> FrechetTerms:
+    """The mean and covariance terms of the Fréchet distance; arguments as ``frechet_distance``.
+
+    Raises:
+        ValueError: when the two feature dimensions differ.
+    """
+    if stats1.mu.shape != stats2.mu.shape:
+        raise ValueError(f"feature dimensions differ: {stats1.mu.shape} vs {stats2.mu.shape}.")
+    diff = stats1.mu - stats2.mu
+    trace = np.trace(stats1.sigma) + np.trace(stats2.sigma)
+    if features1 is not None and features1.shape[0] < features1.shape[1]:
+        cross = trace_sqrt_product_low_rank(features1, stats2.sigma)
+    else:
+        cross = trace_sqrt_product(stats1.sigma, stats2.sigma)
+    return FrechetTerms(mean=float(diff @ diff), covariance=float(trace - 2.0 * cross))
+
+
 def frechet_distance(
     stats1: FeatureStats, stats2: FeatureStats, features1: np.ndarray | None = None
 ) -> float:
@@ -85,13 +121,4 @@ def frechet_distance(
     Raises:
         ValueError: when the two feature dimensions differ.
     """
-    if stats1.mu.shape != stats2.mu.shape:
-        raise ValueError(f"feature dimensions differ: {stats1.mu.shape} vs {stats2.mu.shape}.")
-    diff = stats1.mu - stats2.mu
-    trace = np.trace(stats1.sigma) + np.trace(stats2.sigma)
-    if features1 is not None and features1.shape[0] < features1.shape[1]:
-        cross = trace_sqrt_product_low_rank(features1, stats2.sigma)
-    else:
-        cross = trace_sqrt_product(stats1.sigma, stats2.sigma)
-    fid = float(diff @ diff + trace - 2.0 * cross)
-    return max(fid, 0.0)  # a distance; rounding can leave about -1e-9 for identical sets
+    return frechet_terms(stats1, stats2, features1).total
