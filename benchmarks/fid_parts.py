@@ -18,6 +18,7 @@ FID); images that cannot be decoded are counted and named, not scored.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from cyclegan.metrics.fid import FeatureStats, frechet_terms  # noqa: E402
 from cyclegan.metrics.inception import InceptionFeatureExtractor  # noqa: E402
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared/data/gan-getting-started/monet_jpg"
-DEFAULT_CACHE = Path.home() / ".cache/cyclegan/metrics"  # evaluate.py's default cache_dir
+# evaluate.py's default cache_dir (conf/evaluate.yaml)
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cyclegan/metrics"
 
 
 def parts(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
