@@ -8,7 +8,9 @@
 #   benchmarks/full_tier.sh cpu        # on a CPU with AMX, nothing else heavy running
 #   RECIPES=kaggle_tutorial benchmarks/full_tier.sh cpu   # one recipe: on a 2-core AMX CPU
 #                                      # each takes 2 h 10 to 2 h 20 min, the pair more than a session
-#   SEED=1 EXTRA="trainer.max_steps=8" benchmarks/full_tier.sh cpu   # a smoke test of the script
+#   SEED=99 EXTRA="trainer.max_steps=8" benchmarks/full_tier.sh cpu  # a smoke test of the script
+#                                      # (then remove docs/quality/full_*_s99; recorded rows are
+#                                      # refused: benchmarks/quality.py run --replace overwrites)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACCELERATOR=${1:-auto}

@@ -139,10 +139,14 @@ def write_record(record: Path, result: dict) -> None:
 def run(args: argparse.Namespace) -> None:
     data, runs = Path(args.data), Path(args.runs)
     run_dir = runs / args.name
+    record = REPO / "docs/quality" / args.name
+    if (record / "result.json").exists() and not args.replace:
+        raise SystemExit(
+            f"{record} already records row {args.name!r}: choose another name, or pass --replace"
+        )
     if run_dir.exists():
         raise SystemExit(f"{run_dir} exists: choose another name or remove it")
     run_dir.mkdir(parents=True)
-    record = REPO / "docs/quality" / args.name
     record.mkdir(parents=True, exist_ok=True)
     log = run_dir / "quality.log"
     overrides = [f"data.root={data}", *args.overrides, f"hydra.run.dir={run_dir}"]
@@ -257,6 +261,7 @@ def main() -> None:
     p = sub.add_parser("run", help="train, translate and score one recipe")
     p.add_argument("name")
     p.add_argument("--sheet", action="store_true", help="also write the contact sheet")
+    p.add_argument("--replace", action="store_true", help="overwrite a recorded row of that name")
     p.set_defaults(func=run)
     p = sub.add_parser("baseline", help="score an untrained baseline")
     p.add_argument("kind", choices=["photos", "reinhard"])
