@@ -9,8 +9,8 @@
 #   RECIPES=kaggle_tutorial benchmarks/full_tier.sh cpu   # one recipe: on a 2-core AMX CPU
 #                                      # each takes 2 h 10 to 2 h 20 min, the pair more than a session
 #   SEED=99 EXTRA="trainer.max_steps=8" benchmarks/full_tier.sh cpu  # a smoke test of the script
-#                                      # (then remove docs/quality/full_*_s99; recorded rows are
-#                                      # refused: benchmarks/quality.py run --replace overwrites)
+#                                      # (then remove docs/quality/full_*_s99)
+#   REPLACE=1 benchmarks/full_tier.sh gpu   # re-run recorded rows (without it they are refused)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACCELERATOR=${1:-auto}
@@ -25,7 +25,7 @@ for recipe in "${RECIPE_LIST[@]}"; do
   esac
 done
 for recipe in "${RECIPE_LIST[@]}"; do
-  "$PYTHON" benchmarks/quality.py run "full_${recipe}_s${SEED}" --sheet -- \
+  "$PYTHON" benchmarks/quality.py run "full_${recipe}_s${SEED}" --sheet ${REPLACE:+--replace} -- \
     "experiment=${recipe}" "accelerator=${ACCELERATOR}" "seed=${SEED}" \
     callbacks=mifid callbacks.mifid.every_n_epochs=5 callbacks.mifid.num_photos=500 "${EXTRA[@]}"
 done
