@@ -464,7 +464,10 @@ def test_quality_recipes_compose(experiment):
         assert cfg.module.ema_decay == 0.999
         assert cfg.module.optimizer.lr == 8.0e-4
         assert cfg.module.d_lr_ratio == 0.25
+        # 142x142 patches at 256², 70x70 at the quick tier's 128²: about 30% of the image.
+        assert cfg.model.discriminator.n_layers == (4 if experiment == "monet" else 3)
     else:
+        assert cfg.model.discriminator.n_layers == 3
         assert cfg.model.generator.upsample != "resize"
         assert cfg.module.ema_decay is None
         assert cfg.module.optimizer.lr == 2.0e-4
@@ -474,7 +477,10 @@ def test_quality_recipes_compose(experiment):
 def test_monet_quick_is_monet_at_the_quick_tier_with_the_window_scaled():
     quick = compose_train("experiment=monet_quick")
     assert quick == compose_train(
-        "experiment=monet", "tier=quick", "module.identity_decay=[1000,2000]"
+        "experiment=monet",
+        "tier=quick",
+        "module.identity_decay=[1000,2000]",
+        "model.discriminator.n_layers=3",
     )
     # The middle third of the quick tier's iterations (Lightning counts 2 steps per iteration),
     # and the same thirds of the full recipe's 7,500.
@@ -499,6 +505,15 @@ def test_headline_rows_ran_todays_monet_quick():
         "module.d_lr_ratio=0.25",
         "module.identity_decay=null",
     )
+
+
+def test_full_tier_rows_ran_todays_monet():
+    """docs/quality.md's full-tier rows of n_layers=4 (full_monet_d4_s*) ran it as an override of
+    experiment=monet before the recipe took it: their command lines compose today's recipe."""
+    for seed in (0, 1):
+        assert compose_train("experiment=monet", f"seed={seed}") == compose_train(
+            "experiment=monet", f"seed={seed}", "model.discriminator.n_layers=4"
+        )
 
 
 # ----------------------------------------------------------------- helpers
