@@ -24,15 +24,18 @@ for recipe in "${RECIPE_LIST[@]}"; do
     *) echo "full_tier.sh: RECIPES names kaggle_tutorial and/or monet, not '$recipe'" >&2; exit 2 ;;
   esac
 done
+# Each recipe's rows: experiment=monet took the 142x142 PatchGAN with the rows full_monet_d4_s*;
+# full_monet_s* ran it with 70x70 (docs/quality.md, "Commands", has their commands for today).
+row_of() { case "$1" in monet) echo "full_monet_d4_s${SEED}" ;; *) echo "full_${1}_s${SEED}" ;; esac; }
 for recipe in "${RECIPE_LIST[@]}"; do
-  "$PYTHON" benchmarks/quality.py run "full_${recipe}_s${SEED}" --sheet ${REPLACE:+--replace} -- \
+  "$PYTHON" benchmarks/quality.py run "$(row_of "$recipe")" --sheet ${REPLACE:+--replace} -- \
     "experiment=${recipe}" "accelerator=${ACCELERATOR}" "seed=${SEED}" \
     callbacks=mifid callbacks.mifid.every_n_epochs=5 callbacks.mifid.num_photos=500 "${EXTRA[@]}"
 done
 rows=(baseline_photos baseline_reinhard)
 for recipe in kaggle_tutorial monet; do  # the rows recorded so far, from this run or an earlier one
-  if [[ -f "docs/quality/full_${recipe}_s${SEED}/result.json" ]]; then
-    rows+=("full_${recipe}_s${SEED}")
+  if [[ -f "docs/quality/$(row_of "$recipe")/result.json" ]]; then
+    rows+=("$(row_of "$recipe")")
   fi
 done
 "$PYTHON" benchmarks/quality.py table "${rows[@]}"
