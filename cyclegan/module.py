@@ -245,13 +245,16 @@ class CycleGAN(L.LightningModule):
         Runs G on [photo, Monet], F on [Monet, photo, G(photo)] and G on F(Monet): three
         batched calls instead of six when the generators are ``per_image`` (instance norm:
         batching changes nothing), else one call per domain (batch statistics would mix them).
+        The identity images G(Monet) and F(photo) are made only while the identity terms weigh
+        anything: after ``identity_decay``'s window the generators see four images per
+        iteration instead of six (on XLA the graph changes once, at the window's end).
 
         Returns:
             ``fake_monet`` = G(photo), ``cycled_photo`` = F(G(photo)), ``fake_photo`` = F(Monet),
-            ``cycled_monet`` = G(F(Monet)), and when identity is on ``same_monet`` = G(Monet),
-            ``same_photo`` = F(photo).
+            ``cycled_monet`` = G(F(Monet)), and while identity weighs anything
+            ``same_monet`` = G(Monet), ``same_photo`` = F(photo).
         """
-        use_identity = self.lambda_identity > 0
+        use_identity = self.identity_weight() > 0
         g_parts = [real_photo, real_monet] if use_identity else [real_photo]
         fake_monet, *same_monet = self._generate(self.gen_photo2monet, g_parts)
         f_parts = [real_monet, real_photo, fake_monet] if use_identity else [real_monet, fake_monet]
@@ -290,10 +293,13 @@ class CycleGAN(L.LightningModule):
             "cycle_photo": cycle_loss(real_photo, fakes["cycled_photo"], lam),
             "cycle_monet": cycle_loss(real_monet, fakes["cycled_monet"], lam),
         }
-        if self.lambda_identity > 0:
+        if "same_monet" in fakes:
             weight = self.identity_weight()
             losses["identity_monet"] = identity_loss(real_monet, fakes["same_monet"], weight)
             losses["identity_photo"] = identity_loss(real_photo, fakes["same_photo"], weight)
+        elif self.lambda_identity > 0:  # decayed to 0: the terms stay, at their value, 0
+            zero = torch.zeros_like(losses["cycle_photo"])
+            losses["identity_monet"] = losses["identity_photo"] = zero
         losses["g_total"] = torch.stack(list(losses.values())).sum()
         return losses, fakes
 

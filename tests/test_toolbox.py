@@ -433,8 +433,38 @@ def test_identity_decay_reaches_the_loss_and_keeps_its_terms(monkeypatch):
     for term in ("identity_monet", "identity_photo"):
         assert losses[0][term].item() > 0
         assert losses[2][term].item() == pytest.approx(0.5 * losses[0][term].item(), rel=1e-5)
-        assert losses[9][term].item() == 0.0  # still there: the graph keeps its shape
+        assert losses[9][term].item() == 0.0  # still logged, at its value
     assert losses[9]["cycle_photo"].item() == pytest.approx(losses[0]["cycle_photo"].item())
+
+
+def test_identity_images_are_not_made_once_their_weight_is_0(monkeypatch):
+    decaying = tiny_model(identity_decay=[0, 4]).eval().double()  # eval: no dropout
+    without = tiny_model(lambda_identity=0.0).eval().double()
+    without.load_state_dict(decaying.state_dict())
+    images: list[int] = []
+    for net in (decaying.gen_photo2monet, decaying.gen_monet2photo):
+        net.register_forward_hook(lambda _net, args, _out: images.append(args[0].shape[0]))
+    g = torch.Generator().manual_seed(0)
+    photo, monet = (torch.rand(1, 3, 32, 32, generator=g, dtype=torch.float64) for _ in range(2))
+
+    def step(model: CycleGAN, iteration: int) -> tuple[int, dict, list[torch.Tensor]]:
+        at_iteration(monkeypatch, iteration)
+        images.clear()
+        model.zero_grad()
+        losses, _ = model.generator_losses(photo, monet)
+        losses["g_total"].backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        return sum(images), losses, grads
+
+    assert step(decaying, 3)[0] == 6  # weight 1.25: G(Monet) and F(photo) too
+    seen, losses, grads = step(decaying, 4)  # weight 0 from here on
+    assert seen == 4  # G(photo), F(Monet), F(G(photo)), G(F(Monet))
+    assert losses["identity_monet"].item() == losses["identity_photo"].item() == 0.0
+    _, losses_without, grads_without = step(without, 4)
+    assert losses["g_total"].item() == pytest.approx(losses_without["g_total"].item(), rel=1e-12)
+    assert len(grads) == len(grads_without) > 0
+    for a, b in zip(grads, grads_without, strict=True):
+        torch.testing.assert_close(a, b)
 
 
 @pytest.mark.parametrize("value", [[5, 5], [6, 2], [-1, 3], [1], [1.5, 3], "0,4", [True, 3]])
