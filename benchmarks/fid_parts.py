@@ -36,15 +36,19 @@ DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared/data/gan-getting-st
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cyclegan/metrics"
 
 
-def parts(generated: np.ndarray, real: np.ndarray) -> dict[str, float]:
-    """FID of ``generated`` [N, D] against ``real`` [M, D] features, split into its terms.
+def parts(
+    generated: np.ndarray, real: np.ndarray, real_stats: FeatureStats | None = None
+) -> dict[str, float]:
+    """FID of ``generated`` [N, D] against ``real`` [M, D] features, split into its terms
+    (``real_stats``: the real features' statistics where they are at hand already).
 
     Returns ``fid``, ``mean`` (||mu_g - mu_r||^2), ``mean_bias`` (its expected sampling bias,
     tr(S_g)/N + tr(S_r)/M), ``covariance`` (the rest of FID), and ``spread``: the generated
     set's total variance tr(S_g) over the real set's.
     """
     gen_stats = FeatureStats.from_features(generated)
-    real_stats = FeatureStats.from_features(real)
+    if real_stats is None:
+        real_stats = FeatureStats.from_features(real)
     terms = frechet_terms(gen_stats, real_stats, generated)
     gen_var, real_var = np.trace(gen_stats.sigma), np.trace(real_stats.sigma)
     return {
@@ -80,7 +84,7 @@ def main() -> None:
     print(f"{'n':>4} {'FID':>7} {'mean':>7} {'(bias)':>7} {'cov':>7} {'spread':>7}  generated")
     for path in args.generated:
         gen = read_image_set(path, extractor, args.batch_size)
-        p = parts(gen.features, real.features)
+        p = parts(gen.features, real.features, real.stats)
         print(
             f"{len(gen.features):>4} {p['fid']:>7.1f} {p['mean']:>7.1f} {p['mean_bias']:>7.1f} "
             f"{p['covariance']:>7.1f} {p['spread']:>7.2f}  {path}{describe_bad(gen)}"
