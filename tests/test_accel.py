@@ -200,7 +200,10 @@ def test_speed_plans_per_hardware():
     cpu = torch.device("cpu")
     fp32 = plan_for(cpu, "32-true", model_channels_last=True, cpu=AVX2)
     # NCHW: measured faster in float32 training; Winograd where AVX2 is the strongest level.
-    assert fp32 == SpeedPlan(small_map_gemm=64, winograd_min_channels=128)
+    # Resize-convolutions as transposed convolutions from 16x16 inputs in training (not AMX).
+    assert fp32 == SpeedPlan(
+        small_map_gemm=64, winograd_min_channels=128, resize_transposed_min_positions=256
+    )
     assert plan_for(cpu, "32-true", cpu=AVX512).winograd_min_channels == 0
     assert plan_for(cpu, "32-true", cpu=AMX).winograd_min_channels == 0
     assert plan_for(cpu, "32-true", cpu=ARM_BF16).winograd_min_channels == 0
@@ -208,6 +211,7 @@ def test_speed_plans_per_hardware():
     assert infer.channels_last  # channels-last forward passes: measured faster
     assert infer.group_instance_norm
     assert infer.winograd_min_channels == 0  # slower than channels-last forward passes
+    assert infer.resize_transposed_min_positions is None  # forward passes: the 32x32 default
     amx = plan_for(cpu, "bf16-mixed", model_channels_last=True, cpu=AMX)
     assert amx.channels_last
     assert amx.cached_autocast
@@ -215,6 +219,10 @@ def test_speed_plans_per_hardware():
     assert amx.small_map_gemm == 64
     assert amx.dtype_reflection_pad
     assert not amx.group_instance_norm  # inference only
+    assert amx.resize_transposed_min_positions is None  # not measured with AMX
+    avx512_bf16 = plan_for(cpu, "bf16-mixed", cpu=AVX512_BF16)
+    assert avx512_bf16.cached_autocast
+    assert avx512_bf16.resize_transposed_min_positions == 256
     assert plan_for(cpu, "bf16", cpu=AMX, inference=True).group_instance_norm
     resnet = plan_for(cpu, "bf16-mixed", model_channels_last=False, cpu=AMX)
     assert not resnet.channels_last
@@ -239,12 +247,10 @@ def test_speed_options_override_the_plan():
     assert forced.channels_last_adam  # fused Adam without layout copies for CL weights
     assert plan_for(cpu, "32-true", options={"winograd": 0}, cpu=AVX2).winograd_min_channels == 0
     assert plan_for(cpu, "32-true", options={"winograd": 64}, cpu=AMX).winograd_min_channels == 64
-    auto = plan_for(
-        cpu,
-        "32-true",
-        options={"channels_last": "auto", "small_map_gemm": "auto", "winograd": "auto"},
-        cpu=AVX2,
-    )
+    forced = plan_for(cpu, "bf16-mixed", options={"resize_transposed": 1024}, cpu=AVX512_BF16)
+    assert forced.resize_transposed_min_positions == 1024
+    options = ("channels_last", "small_map_gemm", "winograd", "resize_transposed")
+    auto = plan_for(cpu, "32-true", options=dict.fromkeys(options, "auto"), cpu=AVX2)
     assert auto == plan_for(cpu, "32-true", cpu=AVX2)
 
 
@@ -268,6 +274,7 @@ def test_training_applies_the_plan_for_its_device_and_precision(tiny_cfg, monkey
         "channels_last": "auto",
         "small_map_gemm": "auto",
         "winograd": "auto",
+        "resize_transposed": "auto",
     }
 
 

@@ -225,6 +225,31 @@ def test_unet_is_the_same_function_with_and_without_the_gemm_path(
     torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("min_positions", "transposed"), [(None, 1), (16 * 16, 2), (0, 6)])
+def test_the_plan_sets_where_resize_convolutions_run_transposed(
+    monkeypatch, min_positions, transposed
+):
+    calls = []
+    conv_transpose2d = F.conv_transpose2d
+    monkeypatch.setattr(
+        F,
+        "conv_transpose2d",
+        lambda x, *a, **k: calls.append(x.shape[-1]) or conv_transpose2d(x, *a, **k),
+    )
+    torch.manual_seed(0)
+    net = UNetGenerator(ngf=4, num_downs=6, upsample="resize").double().eval()
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64, requires_grad=True)
+    plain = net(x)
+    plain_grad = torch.autograd.grad(plain.square().sum(), x)[0]
+    calls.clear()
+    speed_up(net, SpeedPlan(resize_transposed_min_positions=min_positions))
+    fast = net(x)
+    # Upsampling inputs 1x1 .. 32x32: the default (None) runs 32x32 transposed, 256 from 16x16.
+    assert len(calls) == transposed
+    torch.testing.assert_close(fast, plain, atol=1e-12, rtol=0)
+    torch.testing.assert_close(torch.autograd.grad(fast.square().sum(), x)[0], plain_grad)
+
+
 def test_reflection_pad_keeps_bf16_under_autocast():
     x = torch.randn(1, 2, 5, 5, dtype=torch.bfloat16, requires_grad=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):

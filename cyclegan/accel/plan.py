@@ -21,6 +21,11 @@ CUDA GPU                       no              the model's    yes             no
 XLA (TPU)                      no              no             no              no
 =============================  ==============  =============  ==============  ===============
 
+Resize-convolutions (``model.generator.upsample=resize``) run as one stride-2 transposed
+convolution from 32x32 inputs up (:data:`cyclegan.networks.upsample.TRANSPOSED_MIN_POSITIONS`);
+in CPU training without AMX, from 16x16 up: forward plus backward, the transposed form is faster
+there and the forward-only crossover stays at 32x32 (``benchmarks/resize_conv.py --task train``).
+
 Winograd F(4x4, 3x3) for 3x3 convolutions of at least 128 channels on maps of at least 64x64
 (the ResNet generator's residual blocks): CPUs whose strongest level is AVX2, float32 training
 only (measured slower with AVX-512 kernels and in channels-last inference).
@@ -82,6 +87,8 @@ class SpeedPlan:
             Winograd's F(4x4, 3x3) on the CPU in float32 (0: never;
             :class:`cyclegan.accel.layers.WinogradConv2d`).
         winograd_min_positions: See ``winograd_min_channels``.
+        resize_transposed_min_positions: Input map size from which resize-convolutions run as
+            a transposed convolution (``None``: the layer's own default, 32x32).
     """
 
     small_map_gemm: int = 0
@@ -92,6 +99,7 @@ class SpeedPlan:
     group_instance_norm: bool = False
     winograd_min_channels: int = 0
     winograd_min_positions: int = WINOGRAD_MIN_POSITIONS
+    resize_transposed_min_positions: int | None = None
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -99,6 +107,13 @@ class SpeedPlan:
 
 
 OFF = SpeedPlan()
+
+RESIZE_TRANSPOSED_MIN_POSITIONS_TRAINING = 16 * 16
+"""Input map size from which resize-convolutions run as a transposed convolution in CPU
+training (forward and backward) without AMX: on 16x16 inputs of 1024 channels the transposed
+form took 0.60 to 0.86 of resize-then-convolve's time, on 8x8 1.4 to 2.8 times it
+(``benchmarks/resize_conv.py --task train``, batch 2 and 3, on an AMD EPYC with AVX512_BF16 in
+bf16, in float32, and held to AVX2 in float32). Not measured with AMX: that plan keeps 32x32."""
 
 WINOGRAD_MIN_CHANNELS = 128
 """Narrowest 3x3 convolution (input and output channels) that Winograd computes faster than
@@ -127,7 +142,8 @@ def plan_for(
         model_channels_last: Whether the architecture gains from channels-last where the
             hardware does (``model.channels_last`` in ``conf/generator/``).
         options: ``speed`` config: ``enabled`` (false: :data:`OFF`), ``channels_last``,
-            ``small_map_gemm`` and ``winograd`` (``auto`` or a value that replaces the plan's).
+            ``small_map_gemm``, ``winograd`` and ``resize_transposed`` (``auto`` or a value
+            that replaces the plan's).
         cpu: replaces :func:`cyclegan.accel.hardware.detect_cpu` (tests).
         inference: forward passes only (``predict.py``): in float32 on the CPU channels-last
             forward convolutions beat NCHW (the transposed ones most), while in training the
@@ -138,7 +154,14 @@ def plan_for(
         return OFF
     device = torch.device(device)
     if device.type == "cpu":
-        bf16 = _is_mixed_bf16(precision) and (cpu or hardware.detect_cpu()).native_bf16
+        cpu = cpu or hardware.detect_cpu()
+        bf16 = _is_mixed_bf16(precision) and cpu.native_bf16
+        # Training without AMX: transposed resize-convolutions from 16x16 (AMX: not measured).
+        resize_transposed = (
+            RESIZE_TRANSPOSED_MIN_POSITIONS_TRAINING
+            if not inference and cpu.capability != "AMX"
+            else None
+        )
         if bf16:
             plan = SpeedPlan(
                 small_map_gemm=GEMM_MAX_POSITIONS,
@@ -146,6 +169,7 @@ def plan_for(
                 cached_autocast=True,
                 dtype_reflection_pad=True,
                 channels_last_adam=model_channels_last,
+                resize_transposed_min_positions=resize_transposed,
             )
         else:
             # float32 (or bf16 emulated). Training: NCHW forward + backward beat channels-last
@@ -154,12 +178,13 @@ def plan_for(
             # Winograd 3x3 convolutions: faster in training on AVX2 CPUs (0.56x on the ResNet
             # blocks); oneDNN's AVX-512 kernels beat it, and so do channels-last forward passes.
             channels_last = inference and model_channels_last
-            avx2 = (cpu or hardware.detect_cpu()).capability == "AVX2"
+            avx2 = cpu.capability == "AVX2"
             plan = SpeedPlan(
                 small_map_gemm=GEMM_MAX_POSITIONS,
                 channels_last=channels_last,
                 channels_last_adam=channels_last,
                 winograd_min_channels=WINOGRAD_MIN_CHANNELS if avx2 and not inference else 0,
+                resize_transposed_min_positions=resize_transposed,
             )
     elif device.type == "cuda":
         plan = SpeedPlan(channels_last=model_channels_last, cached_autocast=True)
@@ -172,6 +197,8 @@ def plan_for(
         plan = replace(plan, small_map_gemm=int(options["small_map_gemm"]))
     if options.get("winograd", "auto") != "auto" and device.type == "cpu":
         plan = replace(plan, winograd_min_channels=int(options["winograd"]))
+    if options.get("resize_transposed", "auto") != "auto":
+        plan = replace(plan, resize_transposed_min_positions=int(options["resize_transposed"]))
     # Channels-last instance norms (inference): group_norm's NHWC kernel instead of two copies.
     return replace(plan, group_instance_norm=inference and plan.channels_last)
 
@@ -209,6 +236,10 @@ def speed_up(network: nn.Module, plan: SpeedPlan, inference: bool = False) -> No
             and not module.track_running_stats
         ):
             module.__class__ = GroupInstanceNorm2d
+    if plan.resize_transposed_min_positions is not None:
+        for module in network.modules():
+            if isinstance(module, ResizeConv2d):
+                module.transposed_min_positions = plan.resize_transposed_min_positions
     if plan.channels_last:
         network.to(memory_format=torch.channels_last)
 

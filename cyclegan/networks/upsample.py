@@ -20,10 +20,12 @@ def nearest_upsample2x(x: torch.Tensor) -> torch.Tensor:
 
 
 TRANSPOSED_MIN_POSITIONS = 32 * 32
-"""Input map size from which :class:`ResizeConv2d` runs as a transposed convolution: below it,
-building the 4×4 kernel costs more than the convolution saves (``benchmarks/resize_conv.py``:
-on 1×1 to 16×16 maps of 512 to 1024 channels, 3 to 34 times slower than resize-then-convolve;
-from 32×32 up, 2 to 26 times faster, AMX Xeon, bf16)."""
+"""Input map size from which :class:`ResizeConv2d` runs as a transposed convolution, unless the
+layer's ``transposed_min_positions`` says otherwise (the CPU training plans of
+``cyclegan/accel/plan.py`` set it): below it, oneDNN's transposed convolution is slower than
+resize-then-convolve (``benchmarks/resize_conv.py``, forward passes at batch 1: on 1×1 to 16×16
+maps of 512 to 1024 channels, 3 to 34 times slower; from 32×32 up, 2 to 26 times faster, AMX
+Xeon, bf16)."""
 
 
 def check_upsample(owner: str, mode: str) -> None:
@@ -52,11 +54,16 @@ class ResizeConv2d(nn.Conv2d):
     built. Inputs smaller than ``TRANSPOSED_MIN_POSITIONS`` are resized and convolved as they
     are. The parameters are the 3×3 convolution's (``weight`` is ``(out, in, 3, 3)``)."""
 
+    transposed_min_positions: int | None = None
+    """Input map size from which this layer runs as a transposed convolution (``None``:
+    :data:`TRANSPOSED_MIN_POSITIONS`)."""
+
     def __init__(self, in_ch: int, out_ch: int, bias: bool = True) -> None:
         super().__init__(in_ch, out_ch, 3, 1, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-2] * x.shape[-1] < TRANSPOSED_MIN_POSITIONS:
+        limit = self.transposed_min_positions
+        if x.shape[-2] * x.shape[-1] < (TRANSPOSED_MIN_POSITIONS if limit is None else limit):
             return super().forward(nearest_upsample2x(x))
         kernel = _phase_taps(_phase_taps(self.weight, 2), 3).transpose(0, 1)  # (in, out, 4, 4)
         return F.conv_transpose2d(x, kernel, self.bias, stride=2, padding=1)
