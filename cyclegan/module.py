@@ -247,7 +247,7 @@ class CycleGAN(L.LightningModule):
         batching changes nothing), else one call per domain (batch statistics would mix them).
         The identity images G(Monet) and F(photo) are made only while the identity terms weigh
         anything: after ``identity_decay``'s window the generators see four images per
-        iteration instead of six (on XLA the graph changes once, at the window's end).
+        iteration instead of six (on XLA: two new graph variants at the window's end, then none).
 
         Returns:
             ``fake_monet`` = G(photo), ``cycled_photo`` = F(G(photo)), ``fake_photo`` = F(Monet),

@@ -190,6 +190,42 @@ def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(
         assert (pool.images.cpu().abs().flatten(1).sum(dim=1) > 0).all()
 
 
+def test_the_end_of_identity_decay_is_one_new_graph(tmp_path):
+    """Once ``identity_decay`` has taken the identity weight to 0 the generators stop making the
+    identity images: the generator step becomes a smaller graph, a new variant in each of the
+    next two iterations (as at warm-up, the state carried from one step to the next changes
+    too), then stable."""
+    end, iterations = WARMUP + 1, WARMUP + 6
+    cfg = tpu_config(f"module.identity_decay=[1,{end}]")
+    module = instantiate(cfg.module)
+    recorder = Recorder()
+    trainer = L.Trainer(
+        accelerator=OneDeviceXLAAccelerator(),
+        devices=cfg.trainer.devices,
+        strategy=cfg.trainer.strategy,
+        precision=cfg.trainer.precision,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        max_steps=2 * iterations,
+        logger=CSVLogger(tmp_path),
+        callbacks=[recorder],
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, train_dataloaders=batches(cfg.trainer.log_every_n_steps))
+    compiled = [c.compiled for c in recorder.after]
+    executed = [c.executed for c in recorder.after]
+    print(f"\nidentity weight 0 from iteration {end}; XLA graphs compiled: {compiled}")
+    assert compiled[end] > compiled[end - 1]  # the generator step without the identity images
+    assert compiled[end + 1] - compiled[end - 1] <= 2
+    assert compiled[end + 1 :] == [compiled[end + 1]] * (iterations - end - 1)
+    assert [b - a for a, b in zip(executed, executed[1:], strict=False)] == [2] * (iterations - 1)
+    assert recorder.start is not None
+    assert [c.to_host for c in recorder.after] == [recorder.start.to_host] * iterations
+    assert float(trainer.callback_metrics["train/identity_monet"]) == 0.0
+    assert torch.isfinite(torch.tensor(float(trainer.callback_metrics["train/g_total"])))
+
+
 def test_each_toolbox_item_is_one_graph_without_host_reads():
     """DiffAugment, the EMA update and a spectrally normalised discriminator, each repeated:
     one graph compiled once (static shapes) and nothing read back to the host."""
