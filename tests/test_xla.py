@@ -117,19 +117,9 @@ class Recorder(L.Callback):
         self.after.append(GraphCounters.now())
 
 
-@pytest.mark.parametrize(
-    ("extra", "warmup"), [((), WARMUP), (TOOLBOX, TOOLBOX_WARMUP)], ids=["tutorial", "toolbox"]
-)
-def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(
-    tmp_path, extra, warmup
-):
-    iterations = warmup + 4
-    cfg = tpu_config(*extra)
-    assert cfg.trainer.precision == "bf16-true"
-    module = instantiate(cfg.module)
-    before = {k: v.detach().clone() for k, v in module.state_dict().items()}
-    recorder = Recorder()
-    trainer = L.Trainer(
+def xla_trainer(cfg, iterations: int, recorder: Recorder, tmp_path: Path) -> L.Trainer:
+    """Lightning's XLA Trainer for ``cfg`` on one device, stopping after ``iterations``."""
+    return L.Trainer(
         accelerator=OneDeviceXLAAccelerator(),
         devices=cfg.trainer.devices,
         strategy=cfg.trainer.strategy,
@@ -142,6 +132,21 @@ def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(
         enable_model_summary=False,
         default_root_dir=tmp_path,
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "warmup"), [((), WARMUP), (TOOLBOX, TOOLBOX_WARMUP)], ids=["tutorial", "toolbox"]
+)
+def test_cyclegan_trains_on_xla_in_bf16_with_two_stable_graphs_per_iteration(
+    tmp_path, extra, warmup
+):
+    iterations = warmup + 4
+    cfg = tpu_config(*extra)
+    assert cfg.trainer.precision == "bf16-true"
+    module = instantiate(cfg.module)
+    before = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    recorder = Recorder()
+    trainer = xla_trainer(cfg, iterations, recorder, tmp_path)
     # Lightning's own XLA strategy and precision plugin (bf16 weights, mark_step per opt.step).
     assert isinstance(trainer.strategy, SingleDeviceXLAStrategy)
     assert isinstance(trainer.precision_plugin, XLAPrecision)
@@ -199,19 +204,7 @@ def test_the_end_of_identity_decay_is_one_new_graph(tmp_path):
     cfg = tpu_config(f"module.identity_decay=[1,{end}]")
     module = instantiate(cfg.module)
     recorder = Recorder()
-    trainer = L.Trainer(
-        accelerator=OneDeviceXLAAccelerator(),
-        devices=cfg.trainer.devices,
-        strategy=cfg.trainer.strategy,
-        precision=cfg.trainer.precision,
-        log_every_n_steps=cfg.trainer.log_every_n_steps,
-        max_steps=2 * iterations,
-        logger=CSVLogger(tmp_path),
-        callbacks=[recorder],
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = xla_trainer(cfg, iterations, recorder, tmp_path)
     trainer.fit(module, train_dataloaders=batches(cfg.trainer.log_every_n_steps))
     compiled = [c.compiled for c in recorder.after]
     executed = [c.executed for c in recorder.after]
