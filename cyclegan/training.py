@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 import lightning as L
+import torch.distributed as dist
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -41,6 +42,19 @@ def build_trainer(cfg: DictConfig, **kwargs: object) -> L.Trainer:
             f"Lightning cannot train with trainer {settings} here: {cause}\n"
             "Choose another accelerator with accelerator=cpu|gpu|tpu|auto (see conf/accelerator/)."
         ) from cause
+
+
+def release_process_group() -> None:
+    """Destroy this process's default ``torch.distributed`` process group, if it has one.
+
+    Lightning destroys it at exit for NCCL only. A Gloo group (DDP over CPU processes) left to
+    interpreter shutdown can abort a finished run with SIGABRT ("terminate called without an
+    active exception", pytorch/pytorch#190489): its threads still hold work when the
+    interpreter goes. Call it after a successful fit only: after a failure another rank may
+    still be inside a collective, and destroying the group could hang.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningModule, L.LightningDataModule, L.Trainer]:
@@ -92,5 +106,6 @@ def train(cfg: DictConfig) -> L.Trainer:
         # Lightning would load it too (weights_only), but fail with a raw UnpicklingError.
         read_checkpoint(ckpt_path, mmap=True)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    release_process_group()  # each DDP rank its own, before the interpreter shuts down
     log.info("Run folder: %s", trainer.default_root_dir)
     return trainer

@@ -13,6 +13,7 @@ from lightning.pytorch import LightningModule, Trainer
 
 from cyclegan.data.datamodule import CycleGANDataModule
 from cyclegan.data.sampling import epoch_stream, rank_positions
+from cyclegan.training import release_process_group
 
 N_PHOTO, N_MONET, BATCH = 24, 10, 2
 
@@ -103,6 +104,9 @@ class _RecordIds(LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=0.0)
 
+    def teardown(self, stage: str) -> None:
+        release_process_group()  # in each spawned rank, as train() does after its fit
+
 
 @pytest.mark.slow
 def test_lightning_ddp_keeps_the_sampler_and_shards_exactly_once(
@@ -171,6 +175,9 @@ class _RecordSteps(LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=0.0)
+
+    def teardown(self, stage: str) -> None:
+        release_process_group()  # in each spawned rank, as train() does after its fit
 
 
 @pytest.mark.slow

@@ -9,9 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
+import torch.distributed as dist
 from data_helpers import write_tfrecord_dataset
+
+from cyclegan.training import release_process_group, train
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS = 8  # per domain: 4 steps per rank at batch 1 on 2 ranks
@@ -70,3 +74,39 @@ def test_ddp_on_two_cpu_processes_keeps_ranks_in_sync_and_splits_data_once(tmp_p
         assert any(not torch.equal(start[k], end[k]) for k in keys), f"{prefix} did not train"
     for key, value in end.items():
         assert torch.equal(value, states[1]["end"][key]), f"{key} differs between ranks"
+
+
+@pytest.fixture
+def gloo_group(tmp_path: Path):
+    """A one-process Gloo group in this process, as a DDP rank has; destroyed afterwards if the
+    test left it."""
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def test_release_process_group_destroys_the_group_once(gloo_group):
+    assert dist.is_initialized()
+    release_process_group()
+    assert not dist.is_initialized()
+    release_process_group()  # nothing left: a no-op
+
+
+def test_train_releases_the_process_group_after_its_fit(gloo_group, tiny_cfg):
+    # A Gloo group left to interpreter shutdown can abort a finished DDP run (SIGABRT).
+    trainer = train(tiny_cfg("trainer.precision=32-true", "trainer.max_steps=2"))
+    assert trainer.global_step == 2
+    assert not dist.is_initialized()
+
+
+def test_train_keeps_the_group_when_the_fit_fails(gloo_group, tiny_cfg, monkeypatch):
+    # Another rank may still be inside a collective: destroying could hang it.
+    def fails(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("rank failed")
+
+    monkeypatch.setattr(L.Trainer, "fit", fails)
+    with pytest.raises(RuntimeError, match="rank failed"):
+        train(tiny_cfg("trainer.precision=32-true", "trainer.max_steps=2"))
+    assert dist.is_initialized()
