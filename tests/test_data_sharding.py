@@ -176,9 +176,6 @@ class _RecordSteps(LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=0.0)
 
-    def teardown(self, stage: str) -> None:
-        release_process_group()  # in each spawned rank, as train() does after its fit
-
 
 @pytest.mark.slow
 def test_lightning_resume_mid_epoch_continues_the_same_order(root: Path, tmp_path: Path) -> None:
