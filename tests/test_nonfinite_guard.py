@@ -7,6 +7,7 @@ import torch
 from cyclegan.training import build
 
 FLOAT32 = ("trainer.precision=32-true", "callbacks.image_grid=null")
+STEP_SAVES = "callbacks.last.every_n_minutes=null"  # save at every step the interval names
 
 
 def _fit(cfg, *callbacks: L.Callback) -> L.Trainer:
@@ -47,7 +48,9 @@ class Explode(L.Callback):
 
 
 def test_the_last_finite_checkpoint_is_kept_and_no_non_finite_one_saved(tiny_cfg, tmp_path):
-    cfg = tiny_cfg(*FLOAT32, "trainer.max_steps=12", "callbacks.last.every_n_train_steps=2")
+    cfg = tiny_cfg(
+        *FLOAT32, "trainer.max_steps=12", "callbacks.last.every_n_train_steps=2", STEP_SAVES
+    )
     with pytest.raises(_error_type(), match=r"non-finite weights at global step 6"):
         _fit(cfg, Explode(at=4))
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
