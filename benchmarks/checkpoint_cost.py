@@ -30,7 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from train_step import IterationTimer, images  # noqa: E402
+from train_step import run_train  # noqa: E402
 
 DEFAULT = ["experiment=monet", "accelerator=cpu"]
 TINY = [
@@ -56,8 +56,6 @@ def compose_config(overrides: list[str], dry: bool) -> Any:
 def measure(cfg: Any, size: int, warmup: int, iters: int, folder: Path) -> dict[str, Any]:
     """Seconds of each timed iteration and of each save after one, and the file's size."""
     import lightning as L
-    from hydra.utils import instantiate
-    from torch.utils.data import DataLoader
 
     from cyclegan.callbacks import SafeModelCheckpoint
 
@@ -72,22 +70,8 @@ def measure(cfg: Any, size: int, warmup: int, iters: int, folder: Path) -> dict[
     checkpoint = TimedCheckpoint(
         dirpath=folder, save_last=True, save_top_k=0, every_n_train_steps=2, every_n_minutes=None
     )
-    timer = IterationTimer(cfg.trainer.accelerator == "gpu")
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
-        precision=cfg.trainer.precision,
-        max_steps=2 * (warmup + iters),
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer.callback, checkpoint],
-    )
-    module = instantiate(cfg.module)
-    loader = DataLoader(images(warmup + iters, 1, size), batch_size=None)
-    trainer.fit(module, train_dataloaders=loader)
     return {
-        "iteration_s": timer.seconds[warmup:],
+        "iteration_s": run_train(cfg, 1, size, warmup, iters, checkpoint),
         "save_s": saves[warmup:],
         "bytes": (folder / "last.ckpt").stat().st_size,
     }

@@ -114,7 +114,11 @@ def images(n: int, batch: int, size: int) -> list[dict[str, Any]]:
     ]
 
 
-def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[float]:
+def run_train(
+    cfg: Any, batch: int, size: int, warmup: int, iters: int, checkpoint: Any = None
+) -> list[float]:
+    """Seconds of each iteration after ``warmup``; ``checkpoint``: a ModelCheckpoint to run too
+    (Lightning calls it after the timer, so the times do not include its saves)."""
     import lightning as L
     from hydra.utils import instantiate
     from torch.utils.data import DataLoader
@@ -128,10 +132,10 @@ def run_train(cfg: Any, batch: int, size: int, warmup: int, iters: int) -> list[
         precision=cfg.trainer.precision,
         max_steps=2 * (warmup + iters),
         logger=False,
-        enable_checkpointing=False,
+        enable_checkpointing=checkpoint is not None,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[timer.callback],
+        callbacks=[timer.callback] + ([] if checkpoint is None else [checkpoint]),
     )
     loader = DataLoader(images(warmup + iters, batch, size), batch_size=None)
     trainer.fit(module, train_dataloaders=loader)
