@@ -237,6 +237,8 @@ class CycleGAN(L.LightningModule):
         self._compiled = False
         self.guard = FiniteGuard()
         self._resumed_rng: dict[str, Any] | None = None
+        # The learning rates and schedules this config asks for (configure_optimizers).
+        self._configured_rates: list[dict[str, Any]] = []
 
     # ----------------------------------------------------------------- forward passes
     def translate(self, real_photo: torch.Tensor, real_monet: torch.Tensor) -> dict[str, Any]:
@@ -449,6 +451,9 @@ class CycleGAN(L.LightningModule):
         # bring the schedules to this epoch.
         self._step_schedulers(until=self.current_epoch)
 
+    def on_train_start(self) -> None:
+        self._restore_configured_rates()
+
     def on_train_end(self) -> None:
         self.guard.check(self.current_epoch)
 
@@ -475,8 +480,70 @@ class CycleGAN(L.LightningModule):
         for group in opt_d.param_groups:  # before the scheduler records the initial rate
             group["lr"] *= self.d_lr_ratio
         if self.scheduler_factory is None:
+            self._configured_rates = [_rates(opt, None) for opt in (opt_g, opt_d)]
             return [opt_g, opt_d]
-        return [opt_g, opt_d], [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]
+        schedulers = [self.scheduler_factory(opt_g), self.scheduler_factory(opt_d)]
+        self._configured_rates = [
+            _rates(opt, sched) for opt, sched in zip((opt_g, opt_d), schedulers, strict=True)
+        ]
+        return [opt_g, opt_d], schedulers
+
+    def _restore_configured_rates(self) -> None:
+        """Train at the learning rates and schedule the config asks for, also when resuming.
+
+        Lightning loads a checkpoint's optimizer and scheduler states over the ones
+        ``configure_optimizers`` built, and with them the checkpoint's base rates and the
+        parameters of its ``LinearDecay``: without this, ``ckpt_path=...
+        module.scheduler.lr_lambda.epochs_decay=12`` would silently keep the old schedule. Where
+        the two differ, the config's rates and schedule parameters are put back (the step count
+        and Adam's moments stay the checkpoint's), the current rate becomes the config's for
+        this epoch, and a warning names each change.
+        """
+        if not self._configured_rates:
+            return
+        schedulers = self.lr_schedulers() if self.scheduler_factory is not None else None
+        optimizers = self.optimizers(use_pl_optimizer=False)
+        if not isinstance(schedulers, list):
+            schedulers = [schedulers] * len(optimizers)
+        changes = []
+        names = ("generators", "discriminators")
+        for name, opt, sched, wanted in zip(
+            names, optimizers, schedulers, self._configured_rates, strict=True
+        ):
+            now = _rates(opt, sched)
+            if now == wanted:
+                continue
+            changes += [
+                f"{name} {key}: {now[key]} -> {wanted[key]}"
+                for key in wanted
+                if now[key] != wanted[key]
+            ]
+            if sched is None:
+                for group, lr in zip(opt.param_groups, wanted["lr"], strict=True):
+                    group["lr"] = lr
+                continue
+            if "schedule" not in wanted:
+                raise ValueError(
+                    f"module.scheduler: this resumed run asks for other learning rates than its "
+                    f"checkpoint ({'; '.join(changes)}); changing them on resume is supported "
+                    f"for LambdaLR schedules only, not {type(sched).__name__}"
+                )
+            sched.base_lrs = list(wanted["lr"])
+            for fn, params in zip(sched.lr_lambdas, wanted["schedule"], strict=True):
+                vars(fn).update(params)
+            for group, base, fn in zip(
+                opt.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True
+            ):
+                group["initial_lr"] = base
+                group["lr"] = base * fn(sched.last_epoch)
+            sched._last_lr = [group["lr"] for group in opt.param_groups]
+        if changes:
+            log.warning(
+                "resumed with the config's learning rates and schedule, not the checkpoint's "
+                "(epoch %d): %s",
+                self.current_epoch,
+                "; ".join(changes),
+            )
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -502,3 +569,14 @@ class CycleGAN(L.LightningModule):
         if "torch" in rng:
             restore_rng_states(rng)  # now, and again before the first resumed step
             self._resumed_rng = rng
+
+
+def _rates(optimizer: Optimizer, scheduler: Any) -> dict[str, Any]:
+    """The base learning rate of each parameter group and, for a ``LambdaLR``, the
+    parameters of each of its factor functions (what its ``state_dict`` saves of them)."""
+    rates: dict[str, Any] = {
+        "lr": [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+    }
+    if hasattr(scheduler, "lr_lambdas"):
+        rates["schedule"] = [dict(vars(fn)) for fn in scheduler.lr_lambdas]
+    return rates

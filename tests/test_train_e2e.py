@@ -93,7 +93,7 @@ def test_train_logs_scalars_and_grids_and_checkpoints(tiny_cfg, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_continues_step_epoch_and_lr(tiny_cfg, tmp_path):
+def test_resume_continues_step_epoch_and_lr(tiny_cfg, tmp_path, caplog):
     schedule = [
         "module.scheduler.lr_lambda.epochs_constant=1",
         "module.scheduler.lr_lambda.epochs_decay=3",
@@ -116,6 +116,38 @@ def test_resume_continues_step_epoch_and_lr(tiny_cfg, tmp_path):
     # checkpoint (12 after the first run) and kept filling.
     pools = torch.load(last, map_location="cpu", weights_only=True)["image_pools"]
     assert pools["photo"]["num_filled"] == 24
+    assert "resumed with the config's learning rates" not in caplog.text  # nothing changed
+
+
+@pytest.mark.slow
+def test_resume_trains_at_the_rates_and_schedule_the_config_asks_for(tiny_cfg, tmp_path, caplog):
+    # Two epochs at a constant 2e-4, then resumed with a higher rate and a decay over the rest:
+    # the checkpoint's scheduler state (LinearDecay(4, 0), base 2e-4) must not win.
+    constant = ["module.scheduler.lr_lambda.epochs_constant=4"]
+    fit(tiny_cfg("trainer.max_epochs=2", *constant, output_dir=tmp_path / "a"))
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    decay = [
+        "module.optimizer.lr=3e-4",
+        "module.scheduler.lr_lambda.epochs_constant=2",
+        "module.scheduler.lr_lambda.epochs_decay=2",
+    ]
+    cfg = tiny_cfg("trainer.max_epochs=4", *decay, f"ckpt_path={last}", output_dir=tmp_path / "a")
+    with pytest.warns(UserWarning, match="exists and is not empty"):
+        resumed, record = fit(cfg)
+    assert record.first_step == 12
+    # LinearDecay(2, 2): factors 2/3 and 1/3 for epochs 2 and 3, of 3e-4.
+    assert record.epochs == [(2, pytest.approx(2e-4)), (3, pytest.approx(1e-4))]
+    assert "generators lr: [0.0002] -> [0.0003]" in caplog.text
+    assert "discriminators lr: [0.0002] -> [0.0003]" in caplog.text
+    assert (
+        "schedule: [{'epochs_constant': 4, 'epochs_decay': 0}] -> "
+        "[{'epochs_constant': 2, 'epochs_decay': 2}]" in caplog.text
+    )
+    # The new schedule is the one the next checkpoint keeps.
+    saved = torch.load(last, map_location="cpu", weights_only=True)
+    for scheduler in saved["lr_schedulers"]:  # the generators' and the discriminators'
+        assert scheduler["lr_lambdas"] == [{"epochs_constant": 2, "epochs_decay": 2}]
+        assert scheduler["base_lrs"] == [pytest.approx(3e-4)]
 
 
 @pytest.mark.slow
