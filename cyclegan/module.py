@@ -18,7 +18,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from cyclegan.accel import OFF, SpeedPlan, cached_autocast, fast_optimizer, plan_for, speed_up
 from cyclegan.diffaugment import check_policy, diff_augment
@@ -501,28 +501,32 @@ class CycleGAN(L.LightningModule):
         """
         if not self._configured_rates:
             return
-        schedulers = self.lr_schedulers() if self.scheduler_factory is not None else None
-        optimizers = self.optimizers(use_pl_optimizer=False)
-        if not isinstance(schedulers, list):
-            schedulers = [schedulers] * len(optimizers)
-        changes = []
-        names = ("generators", "discriminators")
-        for name, opt, sched, wanted in zip(
-            names, optimizers, schedulers, self._configured_rates, strict=True
+        found = self.optimizers(use_pl_optimizer=False)
+        optimizers = found if isinstance(found, list) else [found]
+        scheduled = self.lr_schedulers() if self.scheduler_factory is not None else None
+        schedulers: list[Any] = (
+            scheduled if isinstance(scheduled, list) else [scheduled] * len(optimizers)
+        )
+        # Every difference first: the two schedulers may share one factor function.
+        nows = [_rates(opt, sched) for opt, sched in zip(optimizers, schedulers, strict=True)]
+        changes = [
+            f"{name} {key}: {now[key]} -> {wanted[key]}"
+            for name, now, wanted in zip(
+                ("generators", "discriminators"), nows, self._configured_rates, strict=True
+            )
+            for key in wanted
+            if now[key] != wanted[key]
+        ]
+        for opt, sched, now, wanted in zip(
+            optimizers, schedulers, nows, self._configured_rates, strict=True
         ):
-            now = _rates(opt, sched)
             if now == wanted:
                 continue
-            changes += [
-                f"{name} {key}: {now[key]} -> {wanted[key]}"
-                for key in wanted
-                if now[key] != wanted[key]
-            ]
             if sched is None:
                 for group, lr in zip(opt.param_groups, wanted["lr"], strict=True):
                     group["lr"] = lr
                 continue
-            if "schedule" not in wanted:
+            if not isinstance(sched, LambdaLR):
                 raise ValueError(
                     f"module.scheduler: this resumed run asks for other learning rates than its "
                     f"checkpoint ({'; '.join(changes)}); changing them on resume is supported "
@@ -577,6 +581,6 @@ def _rates(optimizer: Optimizer, scheduler: Any) -> dict[str, Any]:
     rates: dict[str, Any] = {
         "lr": [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
     }
-    if hasattr(scheduler, "lr_lambdas"):
+    if isinstance(scheduler, LambdaLR):
         rates["schedule"] = [dict(vars(fn)) for fn in scheduler.lr_lambdas]
     return rates

@@ -137,17 +137,57 @@ def test_resume_trains_at_the_rates_and_schedule_the_config_asks_for(tiny_cfg, t
     assert record.first_step == 12
     # LinearDecay(2, 2): factors 2/3 and 1/3 for epochs 2 and 3, of 3e-4.
     assert record.epochs == [(2, pytest.approx(2e-4)), (3, pytest.approx(1e-4))]
-    assert "generators lr: [0.0002] -> [0.0003]" in caplog.text
-    assert "discriminators lr: [0.0002] -> [0.0003]" in caplog.text
-    assert (
-        "schedule: [{'epochs_constant': 4, 'epochs_decay': 0}] -> "
-        "[{'epochs_constant': 2, 'epochs_decay': 2}]" in caplog.text
-    )
+    for name in ("generators", "discriminators"):
+        assert f"{name} lr: [0.0002] -> [0.0003]" in caplog.text
+        assert (
+            f"{name} schedule: [{{'epochs_constant': 4, 'epochs_decay': 0}}] -> "
+            f"[{{'epochs_constant': 2, 'epochs_decay': 2}}]" in caplog.text
+        )
     # The new schedule is the one the next checkpoint keeps.
     saved = torch.load(last, map_location="cpu", weights_only=True)
     for scheduler in saved["lr_schedulers"]:  # the generators' and the discriminators'
         assert scheduler["lr_lambdas"] == [{"epochs_constant": 2, "epochs_decay": 2}]
         assert scheduler["base_lrs"] == [pytest.approx(3e-4)]
+
+
+@pytest.mark.slow
+def test_resume_without_a_schedule_trains_at_the_configs_rate(tiny_cfg, tmp_path, caplog):
+    fit(tiny_cfg("trainer.max_epochs=1", "module.scheduler=null", output_dir=tmp_path / "a"))
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    cfg = tiny_cfg(
+        "trainer.max_epochs=2",
+        "module.scheduler=null",
+        "module.optimizer.lr=5e-5",
+        f"ckpt_path={last}",
+        output_dir=tmp_path / "a",
+    )
+    with pytest.warns(UserWarning, match="exists and is not empty"):
+        _, record = fit(cfg)
+    assert record.epochs == [(1, pytest.approx(5e-5))]
+    assert "generators lr: [0.0002] -> [5e-05]" in caplog.text
+
+
+@pytest.mark.slow
+def test_resume_with_other_rates_under_another_schedule_is_a_clear_error(tiny_cfg, tmp_path):
+    step_lr = [
+        "module.scheduler._target_=torch.optim.lr_scheduler.StepLR",
+        "~module.scheduler.lr_lambda",
+        "+module.scheduler.step_size=1",
+    ]
+    fit(tiny_cfg("trainer.max_epochs=1", *step_lr, output_dir=tmp_path / "a"))
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    cfg = tiny_cfg(
+        "trainer.max_epochs=2",
+        *step_lr,
+        "module.optimizer.lr=5e-5",
+        f"ckpt_path={last}",
+        output_dir=tmp_path / "a",
+    )
+    with (
+        pytest.warns(UserWarning, match="exists and is not empty"),
+        pytest.raises(ValueError, match=r"module.scheduler: .*LambdaLR schedules only, not StepLR"),
+    ):
+        fit(cfg)
 
 
 @pytest.mark.slow
