@@ -101,6 +101,16 @@ def mifid_curve(tensorboard: Path) -> list[tuple[int, float]]:
     return [(p.step + 1, round(p.value, 2)) for p in events.Scalars("val/mifid")]
 
 
+def smoothed(points: list, window: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Moving average of logged scalars over ``window`` points, placed at the iteration that
+    ends each window: the logged step (Lightning's batch counter, from 0) + 1, so a resumed run's
+    curve starts where its checkpoint stopped."""
+    steps = np.array([p.step for p in points])
+    values = np.array([p.value for p in points])
+    window = min(window, len(values))
+    return steps[window - 1 :] + 1, np.convolve(values, np.ones(window) / window, mode="valid")
+
+
 def loss_curves(tensorboard: Path, path: Path, title: str) -> None:
     """The training losses (moving average over 100 iterations) as a PNG."""
     import matplotlib
@@ -115,11 +125,7 @@ def loss_curves(tensorboard: Path, path: Path, title: str) -> None:
     for tag in LOSS_TAGS:
         if f"train/{tag}" not in events.Tags()["scalars"]:
             continue
-        points = events.Scalars(f"train/{tag}")
-        values = np.array([p.value for p in points])
-        window = min(100, len(values))
-        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-        ax.plot(np.arange(len(smooth)) + window, smooth, label=tag, linewidth=1)
+        ax.plot(*smoothed(events.Scalars(f"train/{tag}")), label=tag, linewidth=1)
     ax.set_xlabel("iteration")
     ax.set_yscale("log")
     ax.set_title(title, fontsize=9)

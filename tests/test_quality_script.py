@@ -1,8 +1,10 @@
-"""benchmarks/quality.py run: a recorded row is not overwritten unless asked."""
+"""benchmarks/quality.py run: a recorded row is not overwritten unless asked; loss curves sit at
+the iterations they were logged at."""
 
 from __future__ import annotations
 
 import argparse
+from collections import namedtuple
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,14 @@ def test_replace_runs_the_row_again(tmp_path: Path, recorded_row: Path) -> None:
     with pytest.raises(TrainingStarted):
         quality.run(run_args(tmp_path, replace=True))
     assert (tmp_path / "runs/full_monet_s0").is_dir()
+
+
+def test_loss_curves_of_a_resumed_run_start_at_its_checkpoint() -> None:
+    point = namedtuple("point", "step value")
+    # A run resumed at iteration 3,750 logs steps 3750, 3751, ... (Lightning's batch counter).
+    points = [point(step, float(step)) for step in range(3750, 3950)]
+    x, y = quality.smoothed(points, window=100)
+    assert x[0] == 3850  # the first window ends after iteration 3,850
+    assert x[-1] == 3950
+    assert y[0] == pytest.approx(sum(range(3750, 3850)) / 100)
+    assert len(x) == len(y) == 101
