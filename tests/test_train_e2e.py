@@ -133,7 +133,7 @@ def test_resume_trains_at_the_rates_and_schedule_the_config_asks_for(tiny_cfg, t
     ]
     cfg = tiny_cfg("trainer.max_epochs=4", *decay, f"ckpt_path={last}", output_dir=tmp_path / "a")
     with pytest.warns(UserWarning, match="exists and is not empty"):
-        resumed, record = fit(cfg)
+        _, record = fit(cfg)
     assert record.first_step == 12
     # LinearDecay(2, 2): factors 2/3 and 1/3 for epochs 2 and 3, of 3e-4.
     assert record.epochs == [(2, pytest.approx(2e-4)), (3, pytest.approx(1e-4))]
